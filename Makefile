@@ -1,0 +1,49 @@
+# Quick start: `make demo` serves the demo, `make test` runs every check.
+# Both create .venv on first use; only Python 3.11+ and make are needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: test lint typecheck pytest demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when the package metadata changes.
+$(VENV)/.stamp-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
+	touch $@
+
+$(VENV)/.stamp-demo: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.stamp-test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.stamp-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: $(VENV)/.stamp-demo
+	$(BIN)/python demo_project/manage.py migrate --noinput
+	$(BIN)/python demo_project/manage.py seed_demo
+	@echo
+	@echo "  channels-gateway demo: http://$(HOST):$(PORT)/"
+	@echo "  demo login: demo / demo-password"
+	@echo
+	cd demo_project && ../$(BIN)/daphne -b $(HOST) -p $(PORT) demo_project.asgi:application
+
+bench: $(VENV)/.stamp-test
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

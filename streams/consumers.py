@@ -1,0 +1,369 @@
+"""``AsyncAPIConsumer``: a JSON websocket consumer that dispatches messages to actions.
+
+A message ``{"action": A, "request_id": R, **kwargs}`` runs the method
+registered as action ``A`` and, when it returns ``(data, status)``, sends::
+
+    {"errors": [], "data": data, "action": A, "response_status": status, "request_id": R}
+
+Every failure becomes such a reply with an error status; the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from asgiref.sync import SyncToAsync
+from channels.db import aclose_old_connections
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import close_old_connections, transaction
+from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
+from rest_framework.utils.encoders import JSONEncoder
+
+from streams.decorators import ActionSpec, get_action_spec
+from streams.errors import ActionError, exception_to_reply
+from streams.permissions import BasePermission, get_permission_instances
+from streams.settings import api_settings
+
+logger = logging.getLogger(__name__)
+
+# ASGI extension the gateway sets when it accepts decoded JSON in "json" keys.
+GATEWAY_JSON_EXTENSION = "channels_gateway.json"
+
+# Top-level message keys that would collide with the parameters of actions or
+# permission hooks (``has_permission(scope, consumer, action, **kwargs)``).
+RESERVED_KWARGS = frozenset({"self", "scope", "consumer"})
+
+MISSING_ACTION_MESSAGE = "Unable to find action in message body."
+
+
+@dataclass(frozen=True)
+class RegisteredAction:
+    """An entry of a consumer class's action registry."""
+
+    name: str
+    attribute: str
+    spec: ActionSpec
+    signature: inspect.Signature
+
+
+def _build_action_registry(cls: type) -> Mapping[str, RegisteredAction]:
+    registry: dict[str, RegisteredAction] = {}
+    for attribute in dir(cls):
+        if attribute.startswith("__"):
+            continue
+        member = inspect.getattr_static(cls, attribute, None)
+        func = getattr(member, "__func__", member)
+        spec = get_action_spec(func)
+        if spec is None or not callable(func):
+            continue
+        name = spec.name or attribute
+        if name in registry:
+            raise TypeError(
+                f"{cls.__qualname__} registers the action {name!r} twice (methods "
+                f"{registry[name].attribute!r} and {attribute!r}); give one of them another "
+                "@action(name=...)."
+            )
+        registry[name] = RegisteredAction(name, attribute, spec, inspect.signature(func))
+    return MappingProxyType(registry)
+
+
+def _bounded_request_id(request_id: Any) -> bool:
+    """Is ``request_id`` small enough to echo back?"""
+    limit = api_settings.MAX_REQUEST_ID_LENGTH
+    if request_id is None or isinstance(request_id, bool | int | float):
+        return True
+    if isinstance(request_id, str):
+        return len(request_id) <= limit
+    try:
+        return len(json.dumps(request_id)) <= limit
+    except (TypeError, ValueError):
+        return False
+
+
+class _ActionThread(SyncToAsync):
+    """Runs a sync action in the database thread with one hop off the event loop.
+
+    Connection housekeeping (``close_old_connections``) happens inside that same
+    hop, instead of costing an extra thread round trip per message as
+    ``AsyncConsumer.dispatch`` does.
+    """
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+
+
+class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
+    """Websocket consumer whose ``@action`` methods clients call by name.
+
+    Subclasses declare actions with :func:`streams.decorators.action`; only those
+    are callable. ``permission_classes`` default to
+    ``api_settings.DEFAULT_PERMISSION_CLASSES``.
+    """
+
+    #: Tells the gateway this consumer takes decoded JSON (see ``gateway``).
+    gateway_json: ClassVar[bool] = True
+
+    permission_classes: Any = None
+
+    #: The action registry, built once per class from its ``@action`` methods.
+    #: Read-only: ``MappingProxyType``.
+    actions: ClassVar[Mapping[str, RegisteredAction]] = MappingProxyType({})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.actions = _build_action_registry(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._detached_tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ policy
+    @property
+    def available_actions(self) -> Mapping[str, str]:
+        """DCRF's name for the registry: action name -> method name."""
+        return {name: entry.attribute for name, entry in self.actions.items()}
+
+    def get_permission_classes(self) -> tuple[Any, ...]:
+        classes = self.permission_classes
+        if classes is None:
+            classes = api_settings.DEFAULT_PERMISSION_CLASSES
+        return tuple(classes)
+
+    async def get_permissions(self, action: str, **kwargs: Any) -> list[BasePermission]:
+        return get_permission_instances(self.get_permission_classes())
+
+    async def check_permissions(self, action: str, **kwargs: Any) -> None:
+        """Raise ``PermissionDenied`` unless every permission allows ``action``."""
+        for permission in await self.get_permissions(action=action, **kwargs):
+            allowed = permission.has_permission(
+                scope=self.scope, consumer=self, action=action, **kwargs
+            )
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                raise PermissionDenied(detail=getattr(permission, "message", None))
+
+    # ------------------------------------------------------------- connection
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        try:
+            for permission in await self.get_permissions(action="connect"):
+                allowed = permission.can_connect(scope=self.scope, consumer=self, message=message)
+                if inspect.isawaitable(allowed):
+                    allowed = await allowed
+                if not allowed:
+                    raise PermissionDenied()
+        except PermissionDenied:
+            await self.close(code=4003)
+            return
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self.cancel_detached_tasks()
+        await super().websocket_disconnect(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Client frames skip AsyncConsumer's per-message close_old_connections
+        # hop: sync actions do that housekeeping inside their own thread hop and
+        # async actions do it in handle_action, so it costs one hop, not two.
+        if message.get("type") == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
+    # ---------------------------------------------------------------- receive
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if "json" in message:
+            await self.receive_json(message["json"])
+        elif message.get("text") is not None:
+            try:
+                content = await self.decode_json(message["text"])
+            except (ValueError, RecursionError):
+                await self.reply(
+                    action=None, errors=["Message is not valid JSON."], status=400
+                )
+                return
+            await self.receive_json(content)
+        else:
+            await self.reply(
+                action=None, errors=["Binary frames are not supported; send JSON text."], status=400
+            )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.reply(
+                action=None, errors=["Message must be a JSON object."], status=400
+            )
+            return
+        action = content.get("action")
+        request_id = content.get("request_id")
+        if not _bounded_request_id(request_id):
+            await self.reply(
+                action=action if isinstance(action, str) else None,
+                errors=["request_id is too large to echo back."],
+                status=400,
+            )
+            return
+        message_kwargs = {k: v for k, v in content.items() if k not in ("action", "request_id")}
+        await self.handle_action(action, request_id, **message_kwargs)
+
+    # ---------------------------------------------------------------- actions
+    async def handle_action(self, action: Any, request_id: Any, /, **kwargs: Any) -> None:
+        """Run ``action`` and reply. Parameters are positional-only so that any
+        message key, even ``action`` or ``self``, lands in ``kwargs``."""
+        if action is None:
+            await self.reply(
+                action=None, errors=[MISSING_ACTION_MESSAGE], status=405, request_id=request_id
+            )
+            return
+        if not isinstance(action, str):
+            await self.reply(
+                action=None, errors=["action must be a string."], status=400, request_id=request_id
+            )
+            return
+        entry = self.actions.get(action)
+        try:
+            if entry is None:
+                raise MethodNotAllowed(method=action)
+            reserved = RESERVED_KWARGS.intersection(kwargs)
+            if reserved:
+                raise ActionError(
+                    f"{', '.join(sorted(reserved))}: reserved parameter name(s), not accepted "
+                    "in a message.",
+                    status=400,
+                )
+            await self.check_permissions(action, **kwargs)
+            method = getattr(self, entry.attribute)
+            call_kwargs = dict(kwargs, action=action, request_id=request_id)
+            try:
+                entry.signature.bind(self, **call_kwargs)
+            except TypeError as exc:
+                raise ActionError(f"Invalid arguments for action {action!r}: {exc}.", 400) from exc
+            if entry.spec.detached:
+                self.start_detached(self._run_detached(entry, method, call_kwargs))
+                return
+            if entry.spec.is_async:
+                await aclose_old_connections()
+                result = await method(**call_kwargs)
+            else:
+                result = await self._run_sync_action(entry, method, call_kwargs)
+        except Exception as exc:
+            await self.handle_exception(exc, action=action, request_id=request_id)
+            return
+        await self._reply_result(action, request_id, result)
+
+    async def _run_detached(
+        self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
+    ) -> None:
+        action, request_id = call_kwargs["action"], call_kwargs["request_id"]
+        try:
+            result = await method(**call_kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.handle_exception(exc, action=action, request_id=request_id)
+            return
+        await self._reply_result(action, request_id, result)
+
+    async def _run_sync_action(
+        self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
+    ) -> Any:
+        atomic = entry.spec.is_atomic()
+
+        def run() -> Any:
+            if atomic:
+                with transaction.atomic():
+                    return method(**call_kwargs)
+            return method(**call_kwargs)
+
+        return await _ActionThread(run, thread_sensitive=True)()
+
+    async def _reply_result(self, action: str, request_id: Any, result: Any) -> None:
+        # DCRF sends a reply only for a (data, status) tuple; anything else means
+        # the action replied (or chose not to) itself.
+        if isinstance(result, tuple) and len(result) == 2:
+            data, status = result
+            await self.reply(action=action, data=data, status=status, request_id=request_id)
+
+    async def handle_exception(self, exc: Exception, action: str | None, request_id: Any) -> None:
+        """Turn ``exc`` into an error reply; unexpected errors are logged, not shown."""
+        status, errors = exception_to_reply(exc)
+        if status >= 500:
+            logger.error(
+                "%s: action %r (request_id %r) failed",
+                type(self).__qualname__,
+                action,
+                request_id,
+                exc_info=exc,
+            )
+        await self.reply(action=action, errors=errors, status=status, request_id=request_id)
+
+    # ------------------------------------------------------------------- send
+    async def reply(
+        self,
+        action: str | None,
+        data: Any = None,
+        errors: list[Any] | None = None,
+        status: int = 200,
+        request_id: Any = None,
+    ) -> None:
+        await self.send_json(
+            {
+                "errors": errors if errors is not None else [],
+                "data": data,
+                "action": action,
+                "response_status": status,
+                "request_id": request_id,
+            }
+        )
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        if GATEWAY_JSON_EXTENSION in self.scope.get("extensions", {}):
+            await self.base_send({"type": "websocket.send", "json": content})
+            if close:
+                await self.close(close)
+            return
+        await super().send_json(content, close=close)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        # DRF's encoder handles what serializers may leave in data (Decimal,
+        # datetime, UUID, lazy strings...).
+        return json.dumps(content, cls=JSONEncoder)
+
+    # ---------------------------------------------------------- background work
+    def start_detached(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coroutine`` as a task that is cancelled when the socket closes."""
+        task = asyncio.ensure_future(coroutine)
+        self._detached_tasks.add(task)
+        task.add_done_callback(self._detached_tasks.discard)
+        return task
+
+    async def cancel_detached_tasks(self) -> None:
+        # Iterate over a copy: finishing tasks remove themselves from the set.
+        tasks = list(self._detached_tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._detached_tasks.clear()
+
+
+def __getattr__(name: str) -> Any:
+    # view_as_consumer lives in streams.views (it needs this module); DCRF users
+    # import it from here, so resolve it lazily to avoid an import cycle.
+    if name == "view_as_consumer":
+        from streams.views import view_as_consumer
+
+        return view_as_consumer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

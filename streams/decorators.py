@@ -1,0 +1,108 @@
+"""``@action`` and ``@detached``: how a consumer method becomes callable over the socket.
+
+Only methods carrying an :class:`ActionSpec` (set by ``@action``) are ever
+dispatched; the consumer builds an explicit registry from them when its class
+is created, so a client can never reach an attribute by naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.conf import settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ACTION_SPEC_ATTR = "_streams_action_spec"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What ``@action`` recorded about a method."""
+
+    name: str | None
+    atomic: bool | None
+    detached: bool
+    is_async: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def is_atomic(self) -> bool:
+        """``atomic=None`` follows ``DATABASES["default"]["ATOMIC_REQUESTS"]``, as DCRF did."""
+        if self.atomic is not None:
+            return self.atomic
+        return bool(settings.DATABASES.get("default", {}).get("ATOMIC_REQUESTS", False))
+
+
+def action(
+    name: str | None = None,
+    atomic: bool | None = None,
+    detached: bool | None = None,
+    **kwargs: Any,
+) -> Callable[[F], F]:
+    """Mark a consumer method as an action clients may call.
+
+    - ``name``: the action name on the wire (default: the method name).
+    - ``atomic``: run a sync action inside ``transaction.atomic`` (default from
+      ``ATOMIC_REQUESTS``). Async actions manage their own transactions, so
+      ``atomic=True`` on them is an error.
+    - ``detached``: run an async action as its own task so slow work does not
+      hold up the stream's later messages (replies may then arrive out of order).
+      Sync actions already leave the event loop, so ``detached=True`` on them
+      is an error.
+    - any other keyword is kept in ``ActionSpec.extra`` for permission classes
+      and other policies to read.
+    """
+
+    def decorator(func: F) -> F:
+        is_async = inspect.iscoroutinefunction(func)
+        if atomic and is_async:
+            raise ValueError(
+                f"@action(atomic=True) cannot be used on the async method {func.__qualname__}: "
+                "wrap the database work in `database_sync_to_async` with `transaction.atomic` "
+                "instead, or make the action sync."
+            )
+        if detached and not is_async:
+            raise ValueError(
+                f"@action(detached=True) needs an async method, but {func.__qualname__} is sync: "
+                "make it `async def`, or drop detached=True (sync actions already run off "
+                "the event loop)."
+            )
+        spec = ActionSpec(
+            name=name,
+            atomic=atomic,
+            detached=bool(detached),
+            is_async=is_async,
+            extra=dict(kwargs),
+        )
+        setattr(func, ACTION_SPEC_ATTR, spec)
+        return func
+
+    return decorator
+
+
+def get_action_spec(func: Any) -> ActionSpec | None:
+    return getattr(func, ACTION_SPEC_ATTR, None)
+
+
+def detached(func: Callable[..., Awaitable[Any]]) -> Callable[..., asyncio.Task[Any]]:
+    """Run an async consumer method as a background task instead of awaiting it.
+
+    Calling the decorated method returns the task at once. The consumer keeps
+    every such task and cancels all of them on disconnect (DCRF cancelled only
+    every other one, because it removed items from the list it was iterating).
+    """
+    if not inspect.iscoroutinefunction(func):
+        raise ValueError(
+            f"@detached needs an async method, but {func.__qualname__} is sync: make it `async def`."
+        )
+
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        return self.start_detached(func(self, *args, **kwargs))
+
+    return wrapper

@@ -1,0 +1,94 @@
+"""One settings object for every policy default, in the style of DRF's ``api_settings``.
+
+Values are read from ``settings.CHANNELS_GATEWAY`` (or DCRF's
+``DJANGO_CHANNELS_REST_API`` key, for projects migrating from it) the first time
+they are used and cached; the cache is dropped on Django's ``setting_changed``
+signal, so ``override_settings`` works in tests. DCRF read its settings once at
+import, which is why overriding them never worked there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+SETTINGS_KEY = "CHANNELS_GATEWAY"
+LEGACY_SETTINGS_KEY = "DJANGO_CHANNELS_REST_API"
+
+DEFAULTS: dict[str, Any] = {
+    "DEFAULT_PERMISSION_CLASSES": ("streams.permissions.AllowAny",),
+    "DEFAULT_PAGINATION_CLASS": "streams.pagination.WebsocketLimitOffsetPagination",
+    "PAGE_SIZE": None,
+    "DEFAULT_FILTER_BACKENDS": (),
+    # Longest request_id (in characters of its JSON form) that is echoed back;
+    # longer ones are refused with a 400 so a client cannot make us amplify data.
+    "MAX_REQUEST_ID_LENGTH": 1024,
+}
+
+# Settings whose values may be dotted import paths, resolved on access.
+IMPORT_STRINGS = frozenset(
+    {"DEFAULT_PERMISSION_CLASSES", "DEFAULT_PAGINATION_CLASS", "DEFAULT_FILTER_BACKENDS"}
+)
+
+
+def _resolve(value: Any, name: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ImportError(
+                f"Could not import {value!r} for setting {SETTINGS_KEY}[{name!r}]: {exc}. "
+                "Check the dotted path."
+            ) from exc
+    if isinstance(value, list | tuple):
+        return tuple(_resolve(item, name) for item in value)
+    return value
+
+
+class APISettings:
+    """Attribute access to the merged settings, e.g. ``api_settings.PAGE_SIZE``."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults if defaults is not None else DEFAULTS
+        self._cached: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        merged.update(getattr(settings, LEGACY_SETTINGS_KEY, None) or {})
+        merged.update(getattr(settings, SETTINGS_KEY, None) or {})
+        return merged
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.defaults:
+            raise AttributeError(
+                f"Invalid channels-gateway setting {name!r}; valid ones are "
+                f"{', '.join(sorted(self.defaults))}."
+            )
+        try:
+            return self._cached[name]
+        except KeyError:
+            pass
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in IMPORT_STRINGS:
+            value = _resolve(value, name)
+        self._cached[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cached.clear()
+
+
+api_settings = APISettings()
+
+
+@receiver(setting_changed)
+def _reload_api_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTINGS_KEY, LEGACY_SETTINGS_KEY):
+        api_settings.reload()

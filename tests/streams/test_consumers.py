@@ -1,0 +1,261 @@
+"""AsyncAPIConsumer over a real websocket communicator: dispatch, replies, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
+
+from streams.consumers import AsyncAPIConsumer
+from streams.decorators import action
+from streams.permissions import BasePermission
+from tests.conftest import request
+
+
+class EchoConsumer(AsyncAPIConsumer):
+    @action()
+    async def echo(self, **kwargs: Any) -> tuple[Any, int]:
+        kwargs.pop("action")
+        kwargs.pop("request_id")
+        return kwargs, 200
+
+    @action(name="renamed")
+    async def some_method(self, **kwargs: Any) -> tuple[Any, int]:
+        return "renamed", 200
+
+    @action()
+    def sync_action(self, value: int, **kwargs: Any) -> tuple[Any, int]:
+        return value * 2, 201
+
+    @action()
+    async def needs_pk(self, pk: int, **kwargs: Any) -> tuple[Any, int]:
+        return pk, 200
+
+    @action()
+    async def boom(self, **kwargs: Any) -> tuple[Any, int]:
+        raise RuntimeError("secret internal detail")
+
+    @action()
+    async def invalid(self, **kwargs: Any) -> tuple[Any, int]:
+        raise ValidationError({"name": ["This field is required."]})
+
+    @action()
+    async def missing(self, **kwargs: Any) -> tuple[Any, int]:
+        raise NotFound()
+
+    @action()
+    async def throttled(self, **kwargs: Any) -> tuple[Any, int]:
+        raise Throttled()
+
+    @action()
+    async def silent(self, **kwargs: Any) -> None:
+        return None
+
+    @action()
+    async def slow(self, **kwargs: Any) -> tuple[Any, int]:
+        await asyncio.sleep(0.05)
+        return "slow", 200
+
+    async def not_an_action(self, **kwargs: Any) -> tuple[Any, int]:
+        return "leak", 200
+
+
+def reply(data: Any, action: Any, status: int = 200, request_id: Any = None, errors: Any = None):
+    return {
+        "errors": errors or [],
+        "data": data,
+        "action": action,
+        "response_status": status,
+        "request_id": request_id,
+    }
+
+
+async def test_async_action_reply_shape(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "echo", "request_id": 7, "x": [1, 2]})
+    assert got == reply({"x": [1, 2]}, "echo", request_id=7)
+    assert list(got) == ["errors", "data", "action", "response_status", "request_id"]
+
+
+@pytest.mark.parametrize("request_id", ["abc", 3.5, None, {"nested": [1, "x"]}, [1, 2], True])
+async def test_request_id_echoed_unchanged(communicator, request_id):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "echo", "request_id": request_id})
+    assert got["request_id"] == request_id
+
+
+async def test_missing_request_id_is_null(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    assert (await request(comm, {"action": "echo"}))["request_id"] is None
+
+
+async def test_huge_request_id_refused(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "echo", "request_id": "x" * 5000})
+    assert got["response_status"] == 400 and got["request_id"] is None
+
+
+async def test_named_action(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    assert (await request(comm, {"action": "renamed"}))["data"] == "renamed"
+    got = await request(comm, {"action": "some_method"})
+    assert got["response_status"] == 405
+
+
+@pytest.mark.django_db
+async def test_sync_action_runs_in_thread(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "sync_action", "value": 21, "request_id": 1})
+    assert got == reply(42, "sync_action", 201, 1)
+
+
+@pytest.mark.parametrize(
+    "name", ["not_an_action", "_private", "__init__", "dispatch", "reply", "handle_action", "x" * 300]
+)
+async def test_only_registered_actions_are_callable(communicator, name):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": name, "request_id": 1})
+    assert got == reply(None, name, 405, 1, [f'Method "{name}" not allowed.'])
+
+
+async def test_missing_action(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"request_id": 5})
+    assert got == reply(None, None, 405, 5, ["Unable to find action in message body."])
+
+
+@pytest.mark.parametrize("action_value", [1, ["echo"], {"a": 1}])
+async def test_non_string_action(communicator, action_value):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": action_value, "request_id": 5})
+    assert got["response_status"] == 400 and got["request_id"] == 5
+
+
+@pytest.mark.parametrize("text", ["not json", "{", "", "\x00\x01"])
+async def test_text_that_is_not_json(communicator, text):
+    comm = await communicator(EchoConsumer.as_asgi())
+    await comm.send_to(text_data=text) if text else await comm.send_input(
+        {"type": "websocket.receive", "text": ""}
+    )
+    got = await comm.receive_json_from()
+    assert got["response_status"] == 400 and got["action"] is None
+    # The socket lives on.
+    assert (await request(comm, {"action": "echo"}))["response_status"] == 200
+
+
+@pytest.mark.parametrize("payload", ["[1, 2]", "3", '"echo"', "null"])
+async def test_json_that_is_not_an_object(communicator, payload):
+    comm = await communicator(EchoConsumer.as_asgi())
+    await comm.send_to(text_data=payload)
+    got = await comm.receive_json_from()
+    assert got == reply(None, None, 400, None, ["Message must be a JSON object."])
+
+
+async def test_binary_frame(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    await comm.send_to(bytes_data=b"\x00\xff")
+    got = await comm.receive_json_from()
+    assert got["response_status"] == 400
+    assert (await request(comm, {"action": "echo"}))["response_status"] == 200
+
+
+@pytest.mark.parametrize("key", ["self", "scope", "consumer"])
+async def test_reserved_keys_are_400_not_type_error(communicator, key):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "echo", "request_id": 2, key: 1})
+    assert got["response_status"] == 400 and got["request_id"] == 2
+
+
+async def test_payload_key_named_kwargs_is_harmless(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "echo", "kwargs": 1})
+    assert got["data"] == {"kwargs": 1}
+
+
+async def test_missing_argument_is_400(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "needs_pk", "request_id": 3})
+    assert got["response_status"] == 400 and "pk" in got["errors"][0]
+
+
+async def test_unexpected_exception_is_500_without_details(communicator, caplog):
+    comm = await communicator(EchoConsumer.as_asgi())
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        got = await request(comm, {"action": "boom", "request_id": "r"})
+    assert got == reply(None, "boom", 500, "r", ["Internal server error."])
+    assert "secret" not in str(got)
+    assert any("secret internal detail" in str(r.exc_info[1]) for r in caplog.records)
+    assert (await request(comm, {"action": "echo"}))["response_status"] == 200
+
+
+async def test_validation_error_keeps_drf_detail(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": "invalid"})
+    assert got["response_status"] == 400
+    assert got["errors"] == [{"name": ["This field is required."]}]
+
+
+async def test_api_exceptions_keep_their_status(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    assert (await request(comm, {"action": "missing"}))["response_status"] == 404
+    assert (await request(comm, {"action": "throttled"}))["response_status"] == 429
+
+
+async def test_action_without_tuple_sends_nothing(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    await comm.send_json_to({"action": "silent"})
+    assert await comm.receive_nothing(timeout=0.1)
+
+
+async def test_replies_keep_request_order(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    await comm.send_json_to({"action": "slow", "request_id": 1})
+    await comm.send_json_to({"action": "echo", "request_id": 2})
+    first = await comm.receive_json_from()
+    second = await comm.receive_json_from()
+    assert [first["request_id"], second["request_id"]] == [1, 2]
+
+
+class DenyAll(BasePermission):
+    def has_permission(self, scope, consumer, action, **kwargs):
+        return action == "allowed"
+
+
+class DenyConnect(BasePermission):
+    async def can_connect(self, scope, consumer, message=None):
+        return False
+
+
+class GuardedConsumer(AsyncAPIConsumer):
+    permission_classes = (DenyAll,)
+
+    @action()
+    async def allowed(self, **kwargs):
+        return "ok", 200
+
+    @action()
+    async def forbidden(self, **kwargs):
+        raise AssertionError("must not run")
+
+
+async def test_permission_denied_is_403_and_action_not_run(communicator):
+    comm = await communicator(GuardedConsumer.as_asgi())
+    got = await request(comm, {"action": "forbidden", "request_id": 1})
+    assert got == reply(
+        None, "forbidden", 403, 1, ["You do not have permission to perform this action."]
+    )
+    assert (await request(comm, {"action": "allowed"}))["data"] == "ok"
+
+
+async def test_can_connect_refuses_socket():
+    from channels.testing import WebsocketCommunicator
+
+    class Closed(AsyncAPIConsumer):
+        permission_classes = (DenyConnect,)
+
+    comm = WebsocketCommunicator(Closed.as_asgi(), "/")
+    connected, code = await comm.connect()
+    assert not connected and code == 4003
