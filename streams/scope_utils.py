@@ -1,0 +1,96 @@
+"""Build Django/DRF request objects from a websocket scope.
+
+Serializers, DRF permission classes and wrapped views expect an HTTP request.
+The websocket handshake was one, so its headers, user and session are carried
+over; the method follows HTTP conventions for the action being run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest, QueryDict
+from rest_framework.request import Request
+
+#: HTTP method a DRF permission or view sees for each standard action.
+ACTION_METHODS: Mapping[str, str] = {
+    "create": "POST",
+    "update": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "list": "GET",
+    "retrieve": "GET",
+}
+
+
+def method_for_action(action: str | None) -> str:
+    """Standard actions map to their HTTP verb; custom actions count as GET."""
+    return ACTION_METHODS.get(action or "", "GET")
+
+
+def _meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin1").upper().replace("-", "_")
+        value = raw_value.decode("latin1")
+        # Where Django's WSGI/ASGI handlers put them, so DRF finds e.g.
+        # HTTP_AUTHORIZATION (DCRF stored raw lower-case names instead).
+        if name in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            key = name
+        else:
+            key = f"HTTP_{name}"
+        meta[key] = f"{meta[key]},{value}" if key in meta else value
+    client = scope.get("client")
+    if client:
+        meta["REMOTE_ADDR"], meta["REMOTE_PORT"] = client[0], client[1]
+    server = scope.get("server")
+    if server:
+        meta["SERVER_NAME"], meta["SERVER_PORT"] = server[0], str(server[1])
+    meta["PATH_INFO"] = scope.get("path", "/")
+    meta["QUERY_STRING"] = scope.get("query_string", b"").decode("latin1")
+    meta["wsgi.url_scheme"] = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return meta
+
+
+def request_from_scope(
+    scope: Mapping[str, Any],
+    method: str = "GET",
+    query: Mapping[str, Any] | None = None,
+) -> HttpRequest:
+    """A Django ``HttpRequest`` carrying the scope's headers, user and session."""
+    request = HttpRequest()
+    request.method = method
+    request.path = request.path_info = scope.get("path", "/")
+    request.META = _meta_from_scope(scope)
+    request.META["REQUEST_METHOD"] = method
+    if query is not None:
+        request.GET = QueryDict(mutable=True)
+        for key, value in query.items():
+            if isinstance(value, list | tuple):
+                request.GET.setlist(key, [str(v) for v in value])
+            else:
+                request.GET[key] = str(value)
+        request.GET._mutable = False
+    else:
+        request.GET = QueryDict(request.META["QUERY_STRING"])
+    if "user" in scope:
+        request.user = scope["user"]
+    if "session" in scope:
+        request.session = scope["session"]
+    return request
+
+
+def drf_request_from_scope(
+    scope: Mapping[str, Any], action: str | None = None, **kwargs: Any
+) -> Request:
+    """A DRF ``Request`` for ``action``, authenticated as the scope's user.
+
+    No authenticators run: the user was authenticated at the handshake (e.g.
+    by ``AuthMiddlewareStack``), so it is set directly.
+    """
+    http_request = request_from_scope(scope, method=method_for_action(action), **kwargs)
+    request = Request(http_request, authenticators=())
+    if "user" in scope:
+        request.user = scope["user"]
+    return request
