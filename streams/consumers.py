@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import close_old_connections, transaction
@@ -72,6 +72,10 @@ def _build_action_registry(cls: type) -> Mapping[str, RegisteredAction]:
             )
         registry[name] = RegisteredAction(name, attribute, spec, inspect.signature(func))
     return MappingProxyType(registry)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _bounded_request_id(request_id: Any) -> bool:
@@ -151,6 +155,22 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             )
             if inspect.isawaitable(allowed):
                 allowed = await allowed
+            if not allowed:
+                raise PermissionDenied(detail=getattr(permission, "message", None))
+
+    def check_object_permissions(self, action: str, obj: Any, **kwargs: Any) -> None:
+        """Raise ``PermissionDenied`` unless every permission allows ``action`` on ``obj``.
+
+        Sync, because it runs where objects are loaded: inside sync actions, in
+        the database thread. Async permission hooks are run on the event loop
+        from there.
+        """
+        for permission in get_permission_instances(self.get_permission_classes()):
+            allowed = permission.has_object_permission(
+                scope=self.scope, consumer=self, action=action, obj=obj, **kwargs
+            )
+            if inspect.isawaitable(allowed):
+                allowed = async_to_sync(_await)(allowed)
             if not allowed:
                 raise PermissionDenied(detail=getattr(permission, "message", None))
 
