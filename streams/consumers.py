@@ -209,9 +209,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             try:
                 content = await self.decode_json(message["text"])
             except (ValueError, RecursionError):
-                await self.reply(
-                    action=None, errors=["Message is not valid JSON."], status=400
-                )
+                await self.reply(action=None, errors=["Message is not valid JSON."], status=400)
                 return
             await self.receive_json(content)
         else:
@@ -221,9 +219,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
-            await self.reply(
-                action=None, errors=["Message must be a JSON object."], status=400
-            )
+            await self.reply(action=None, errors=["Message must be a JSON object."], status=400)
             return
         action = content.get("action")
         request_id = content.get("request_id")

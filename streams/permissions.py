@@ -17,7 +17,9 @@ class BasePermission:
 
     message: str | None = None
 
-    def has_permission(self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any) -> Any:
+    def has_permission(
+        self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
+    ) -> Any:
         return True
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Any:
@@ -34,7 +36,9 @@ class AllowAny(BasePermission):
 
 
 class IsAuthenticated(BasePermission):
-    def has_permission(self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any) -> Any:
+    def has_permission(
+        self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
+    ) -> Any:
         user = scope.get("user")
         return bool(user is not None and user.is_authenticated)
 

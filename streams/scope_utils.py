@@ -36,10 +36,7 @@ def _meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
         value = raw_value.decode("latin1")
         # Where Django's WSGI/ASGI handlers put them, so DRF finds e.g.
         # HTTP_AUTHORIZATION (DCRF stored raw lower-case names instead).
-        if name in ("CONTENT_LENGTH", "CONTENT_TYPE"):
-            key = name
-        else:
-            key = f"HTTP_{name}"
+        key = name if name in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{name}"
         meta[key] = f"{meta[key]},{value}" if key in meta else value
     client = scope.get("client")
     if client:
@@ -65,13 +62,14 @@ def request_from_scope(
     request.META = _meta_from_scope(scope)
     request.META["REQUEST_METHOD"] = method
     if query is not None:
-        request.GET = QueryDict(mutable=True)
+        get = QueryDict(mutable=True)
         for key, value in query.items():
             if isinstance(value, list | tuple):
-                request.GET.setlist(key, [str(v) for v in value])
+                get.setlist(key, [str(v) for v in value])
             else:
-                request.GET[key] = str(value)
-        request.GET._mutable = False
+                get[key] = str(value)
+        get._mutable = False
+        request.GET = get  # type: ignore[assignment]
     else:
         request.GET = QueryDict(request.META["QUERY_STRING"])
     if "user" in scope:

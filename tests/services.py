@@ -35,7 +35,9 @@ def require(available: bool, reason: str) -> None:
 
 
 def require_redis() -> None:
-    require(port_open(REDIS_HOST, REDIS_PORT), f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}")
+    require(
+        port_open(REDIS_HOST, REDIS_PORT), f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}"
+    )
 
 
 def require_postgres() -> None:

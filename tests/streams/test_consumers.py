@@ -113,7 +113,8 @@ async def test_sync_action_runs_in_thread(communicator):
 
 
 @pytest.mark.parametrize(
-    "name", ["not_an_action", "_private", "__init__", "dispatch", "reply", "handle_action", "x" * 300]
+    "name",
+    ["not_an_action", "_private", "__init__", "dispatch", "reply", "handle_action", "x" * 300],
 )
 async def test_only_registered_actions_are_callable(communicator, name):
     comm = await communicator(EchoConsumer.as_asgi())
