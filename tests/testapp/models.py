@@ -1,2 +1,4 @@
 """Models of the test app. Each area keeps its models in ``models_<area>.py``;
 import them here so Django registers them."""
+
+from tests.testapp.models_permissions import *  # noqa: F403
