@@ -378,8 +378,8 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
 def __getattr__(name: str) -> Any:
     # view_as_consumer lives in streams.views (it needs this module); DCRF users
     # import it from here, so resolve it lazily to avoid an import cycle.
-    if name == "view_as_consumer":
-        from streams.views import view_as_consumer
+    if name in ("view_as_consumer", "DjangoViewAsConsumer"):
+        from streams import views
 
-        return view_as_consumer
+        return getattr(views, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,20 +8,23 @@ over; the method follows HTTP conventions for the action being run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
 from rest_framework.request import Request
 
 #: HTTP method a DRF permission or view sees for each standard action.
-ACTION_METHODS: Mapping[str, str] = {
-    "create": "POST",
-    "update": "PUT",
-    "patch": "PATCH",
-    "delete": "DELETE",
-    "list": "GET",
-    "retrieve": "GET",
-}
+ACTION_METHODS: Mapping[str, str] = MappingProxyType(
+    {
+        "create": "POST",
+        "update": "PUT",
+        "patch": "PATCH",
+        "delete": "DELETE",
+        "list": "GET",
+        "retrieve": "GET",
+    }
+)
 
 
 def method_for_action(action: str | None) -> str:
@@ -50,13 +53,20 @@ def _meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
     return meta
 
 
+class ScopeRequest(HttpRequest):
+    """An ``HttpRequest`` whose scheme is the websocket's (``wss`` is secure)."""
+
+    def _get_scheme(self) -> str:
+        return str(self.META.get("wsgi.url_scheme", "http"))
+
+
 def request_from_scope(
     scope: Mapping[str, Any],
     method: str = "GET",
     query: Mapping[str, Any] | None = None,
 ) -> HttpRequest:
     """A Django ``HttpRequest`` carrying the scope's headers, user and session."""
-    request = HttpRequest()
+    request = ScopeRequest()
     request.method = method
     request.path = request.path_info = scope.get("path", "/")
     request.META = _meta_from_scope(scope)
