@@ -1,5 +1,17 @@
 """Fixtures shared by the whole suite. Keep this small: area-specific helpers
-belong next to their tests."""
+belong next to their tests.
+
+Database tests whose consumers run sync actions need
+``@pytest.mark.django_db(transaction=True)``: those actions run in the database
+thread, on another connection to the shared in-memory SQLite database, which
+cannot see (and is locked out by) a test's uncommitted transaction. And wait
+with ``comm.receive_nothing()`` rather than a timing-out ``receive_json_from``,
+which cancels the application.
+
+The database thread outlives a test, and so does its connection; the
+autouse ``_release_database_thread_connections`` closes it after every
+database test, or the next test without database access would fail in that
+thread's ``close_old_connections``."""
 
 from __future__ import annotations
 
@@ -7,9 +19,32 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 Connect = Callable[..., Awaitable[WebsocketCommunicator]]
+
+
+def _close_thread_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None:
+            # BaseDatabaseWrapper.close: SQLite's own close() ignores in-memory
+            # databases. The main thread's connection keeps the database alive.
+            BaseDatabaseWrapper.close(conn)
+
+
+@pytest.fixture(autouse=True)
+async def _release_database_thread_connections(request: Any) -> AsyncIterator[None]:
+    yield
+    uses_db = request.node.get_closest_marker("django_db") is not None or {
+        "db",
+        "transactional_db",
+    }.intersection(request.fixturenames)
+    if uses_db:
+        # Runs in the thread sync actions use (asgiref's thread-sensitive one).
+        await sync_to_async(_close_thread_connections, thread_sensitive=True)()
 
 
 @pytest.fixture

@@ -2,3 +2,4 @@
 import them here so Django registers them."""
 
 from tests.testapp.models_permissions import *  # noqa: F403
+from tests.testapp.models_streams import *  # noqa: F403

@@ -1,0 +1,236 @@
+"""``GenericAsyncAPIConsumer``: DRF's ``GenericAPIView`` hooks on a websocket consumer.
+
+The hooks keep DRF's names and DCRF's signatures (message keyword arguments
+instead of a request), so consumers and mixins written for DCRF keep working:
+``get_queryset(**kwargs)``, ``get_object(**kwargs)``,
+``get_serializer(action_kwargs=None, *args, **kwargs)``,
+``get_serializer_class(**kwargs)``, ``get_serializer_context(**kwargs)`` and
+``filter_queryset(queryset, **kwargs)``. What DCRF left as TODOs is done here:
+``filter_backends`` (see :mod:`streams.filters`) and object permissions
+(``has_object_permission``, checked in ``get_object``).
+
+The hooks run inside sync actions, in the database thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Manager, Model, QuerySet
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
+
+from streams.consumers import AsyncAPIConsumer
+from streams.errors import NOT_FOUND_MESSAGE, ActionError
+from streams.filters import get_filter_backend_instances
+from streams.scope_utils import drf_request_from_scope, method_for_action
+from streams.settings import api_settings
+
+logger = logging.getLogger(__name__)
+
+#: Integer lookups beyond a signed 64-bit column cannot match a row.
+_MAX_LOOKUP_INT = 2**63 - 1
+
+
+class SettingDefault:
+    """A class attribute whose default is read from ``api_settings`` on each access.
+
+    DRF and DCRF copy the setting into the class at import, so
+    ``override_settings`` never reaches it. Assigning the attribute in a
+    subclass (even to ``None``) replaces the default as usual.
+    """
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        return getattr(api_settings, self.setting)
+
+
+def without(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``kwargs`` minus ``names``; the same dict when none is present (the usual case).
+
+    Message keys reach the hooks as keyword arguments. A key that shares its
+    name with a hook's positional parameter (``queryset``, ``serializer``,
+    ``instance``, ``obj``) would make the call raise ``TypeError`` in an
+    override written as ``def perform_create(self, serializer, **kwargs)``, so
+    callers drop such keys first. They can carry nothing meaningful anyway.
+    """
+    for name in names:
+        if name in kwargs:
+            return {k: v for k, v in kwargs.items() if k not in names}
+    return kwargs
+
+
+def _lookup_value_is_usable(value: Any) -> bool:
+    """Can ``value`` (from the client) be a lookup at all? If not, it is a 404."""
+    if isinstance(value, bool) or value is None:
+        # JSON true would otherwise find pk 1; null finds nothing by definition.
+        return False
+    if isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= _MAX_LOOKUP_INT
+    if isinstance(value, float):
+        # 1.5 would be truncated to 1 by an integer field: refuse, not round.
+        return math.isfinite(value) and value.is_integer() and abs(value) <= _MAX_LOOKUP_INT
+    return False
+
+
+class GenericAsyncAPIConsumer(AsyncAPIConsumer):
+    """Base of model consumers: queryset, serializer, lookup, filters, pagination.
+
+    Set ``queryset`` and ``serializer_class`` (or override ``get_queryset`` and
+    ``get_serializer_class``), then add mixins from :mod:`streams.mixins` for
+    the actions you want.
+    """
+
+    queryset: Any = None
+    serializer_class: Any = None
+
+    #: Model field used by ``get_object``; ``lookup_url_kwarg`` is the message
+    #: key holding its value (default: the same name).
+    lookup_field: str = "pk"
+    lookup_url_kwarg: str | None = None
+
+    #: Default from ``api_settings.DEFAULT_FILTER_BACKENDS``, read on access.
+    filter_backends: Any = SettingDefault("DEFAULT_FILTER_BACKENDS")
+    #: Default from ``api_settings.DEFAULT_PAGINATION_CLASS``; ``None`` disables.
+    pagination_class: Any = SettingDefault("DEFAULT_PAGINATION_CLASS")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (HTTP method, user) -> the DRF request built for them; see get_request.
+        self._request_cache: dict[str, tuple[Any, Request]] = {}
+
+    # ------------------------------------------------------------- queryset
+    def get_queryset(self, **kwargs: Any) -> QuerySet[Any]:
+        """The objects this consumer works on; override to restrict per user.
+
+        ``self.queryset`` is cloned with ``.all()`` each time so that its cached
+        results never leak from one request into the next (DRF does the same).
+        """
+        queryset = self.queryset
+        if queryset is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__qualname__} has no queryset: set the `queryset` attribute "
+                "(e.g. `queryset = Book.objects.all()`) or override `get_queryset(**kwargs)`."
+            )
+        if isinstance(queryset, QuerySet | Manager):
+            queryset = queryset.all()
+        return queryset
+
+    def filter_queryset(
+        self, queryset: QuerySet[Any] | None = None, /, **kwargs: Any
+    ) -> QuerySet[Any]:
+        """Run every filter backend over ``queryset`` with the message's kwargs.
+
+        ``queryset`` is positional-only so that a message key of that name
+        cannot collide with it; DCRF's own spelling,
+        ``filter_queryset(queryset=qs, **kwargs)``, is still accepted.
+        """
+        if queryset is None:
+            queryset = kwargs.pop("queryset", None)
+            if queryset is None:
+                raise TypeError(f"{type(self).__qualname__}.filter_queryset() needs a queryset.")
+        else:
+            kwargs.pop("queryset", None)
+        backends = self.filter_backends
+        if not backends:
+            return queryset
+        for backend in get_filter_backend_instances(backends):
+            queryset = backend.filter_queryset(self.scope, self, queryset, **kwargs)
+        return queryset
+
+    # --------------------------------------------------------------- object
+    def get_object(self, **kwargs: Any) -> Model:
+        """The object the message's lookup key names, after filters and permissions.
+
+        - the lookup key missing from the message: 400 naming it;
+        - a value that cannot be a lookup (``"abc"`` for an integer pk, ``{}``,
+          ``[]``, ``null``, ``true``, ``1e309``, a huge number): 404, never a
+          500; such a value cannot name an existing object;
+        - no such object among ``filter_queryset(get_queryset())``: 404, so
+          objects outside the user's queryset are indistinguishable from
+          missing ones;
+        - then ``check_object_permissions``: 403.
+        """
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        if lookup_url_kwarg not in kwargs:
+            raise ActionError({lookup_url_kwarg: ["This field is required."]}, status=400)
+        value = kwargs[lookup_url_kwarg]
+        if not _lookup_value_is_usable(value):
+            raise NotFound(NOT_FOUND_MESSAGE)
+        hook_kwargs = without(kwargs, "queryset")
+        queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
+        try:
+            obj = queryset.get(**{self.lookup_field: value})
+        except queryset.model.DoesNotExist:
+            raise NotFound(NOT_FOUND_MESSAGE) from None
+        except (ValueError, TypeError, OverflowError, DjangoValidationError):
+            # Django could not convert the value for the field ("abc" for an
+            # integer, not a UUID...): nothing can have that key.
+            raise NotFound(NOT_FOUND_MESSAGE) from None
+        # None when get_object is called outside an action (e.g. by user code).
+        action: Any = kwargs.get("action")
+        self.check_object_permissions(action, obj, **without(kwargs, "action", "obj"))
+        return obj
+
+    # ----------------------------------------------------------- serializer
+    def get_serializer(
+        self, action_kwargs: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+    ) -> BaseSerializer[Any]:
+        """An instance of ``get_serializer_class()`` with ``get_serializer_context()``.
+
+        ``action_kwargs`` (DCRF's signature) are the action's message kwargs,
+        passed on to the class and context hooks.
+        """
+        action_kwargs = action_kwargs or {}
+        serializer_class = self.get_serializer_class(**action_kwargs)
+        kwargs.setdefault("context", self.get_serializer_context(**action_kwargs))
+        return serializer_class(*args, **kwargs)
+
+    def get_serializer_class(self, **kwargs: Any) -> type[BaseSerializer[Any]]:
+        if self.serializer_class is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__qualname__} has no serializer class: set the "
+                "`serializer_class` attribute or override `get_serializer_class(**kwargs)`."
+            )
+        return self.serializer_class
+
+    def get_serializer_context(self, **kwargs: Any) -> dict[str, Any]:
+        """``scope``, ``consumer`` and a DRF ``request`` for the action.
+
+        The request lets DRF fields that expect one (hyperlinks,
+        ``CurrentUserDefault``) work unchanged.
+        """
+        return {
+            "scope": self.scope,
+            "consumer": self,
+            "request": self.get_request(kwargs.get("action")),
+        }
+
+    def get_request(self, action: str | None = None) -> Request:
+        """A DRF request built from the scope, for ``action``'s HTTP method.
+
+        Built once per method and user and then reused: the scope is the same
+        for the whole connection, and building a request per message would
+        cost every retrieve a header parse. A new user in the scope (e.g. after
+        ``channels.auth.login``) gets a new request.
+        """
+        method = method_for_action(action)
+        user = self.scope.get("user")
+        cached = self._request_cache.get(method)
+        if cached is not None and cached[0] is user:
+            return cached[1]
+        request = drf_request_from_scope(self.scope, action)
+        self._request_cache[method] = (user, request)
+        return request
