@@ -1,0 +1,504 @@
+"""The gateway: one websocket carrying many named streams.
+
+A :class:`Gateway` instance serves one connection. It accepts the client socket
+itself, then starts a stream's application on the stream's first frame (so a
+connection pays only for the streams it uses) and relays frames both ways:
+
+* client frames ``{"stream": NAME, "payload": {...}}`` are decoded once, checked
+  and queued to that stream's :class:`~gateway.stream.StreamHandle`;
+* everything a stream sends goes through one bounded outbox, drained by a
+  writer task, so a client that stops reading is detected (close 1013) instead
+  of growing server memory.
+
+Every gateway-level failure is an error frame, never an exception that would
+close the socket. The wire contract is written down in ``docs/PROTOCOL.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
+
+from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
+from gateway.frames import (
+    ECHO_LIMIT,
+    FrameError,
+    decode_frame,
+    encode_error,
+    sniff_stream,
+)
+from gateway.options import DEFAULT_OPTIONS, GatewayOptions
+from gateway.routing import Route, RouteTable, StreamScope
+from gateway.stream import StreamHandle, StreamState
+
+__all__ = ["Gateway"]
+
+logger = logging.getLogger(__name__)
+
+#: Bytes charged per queued outgoing frame on top of its text, so that many
+#: tiny frames count for the memory they really hold.
+FRAME_OVERHEAD = 64
+#: Refused or dropped frames logged at WARNING per connection; the rest go to
+#: DEBUG so that a hostile client cannot flood the logs. The close line counts them all.
+WARNING_BUDGET = 20
+
+TOO_MANY_IN_FLIGHT = "Too many requests in flight; wait for replies before sending more."
+BINARY_FRAME = "Binary frames are not supported; send JSON text frames."
+_TERMINAL = (StreamState.REFUSED, StreamState.CLOSED)
+
+
+class Gateway:
+    """An ASGI application that multiplexes named streams over one websocket.
+
+    Mount it with :meth:`as_asgi`::
+
+        class Demoplexer(Gateway):
+            streams = {"books": BookConsumer, "echo": EchoConsumer.as_asgi()}
+
+        URLRouter([path("ws/", Demoplexer.as_asgi())])
+
+    ``streams`` maps stream names to consumer classes or ASGI applications; it
+    is read, never modified. Limits are class attributes (see
+    :class:`~gateway.options.GatewayOptions` for their meaning), overridable per
+    route as keyword arguments of :meth:`as_asgi`.
+    """
+
+    streams: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
+    max_frame_bytes: ClassVar[int] = DEFAULT_OPTIONS.max_frame_bytes
+    max_in_flight: ClassVar[int] = DEFAULT_OPTIONS.max_in_flight
+    max_outbound_bytes: ClassVar[int] = DEFAULT_OPTIONS.max_outbound_bytes
+    max_bad_frames: ClassVar[int | None] = DEFAULT_OPTIONS.max_bad_frames
+    max_json_depth: ClassVar[int] = DEFAULT_OPTIONS.max_json_depth
+    application_close_timeout: ClassVar[float] = DEFAULT_OPTIONS.application_close_timeout
+    stream_connect_timeout: ClassVar[float] = DEFAULT_OPTIONS.stream_connect_timeout
+    eager_streams: ClassVar[bool] = DEFAULT_OPTIONS.eager_streams
+    #: DRF's encoder, the one AsyncAPIConsumer uses standalone, so a payload
+    #: (Decimals, datetimes, UUIDs, lazy strings) encodes the same either way.
+    json_encoder: ClassVar[type[json.JSONEncoder]] = DRFJSONEncoder
+
+    __slots__ = (
+        "__weakref__",
+        "_accepted",
+        "_bad_frames",
+        "_cleanups",
+        "_close_code",
+        "_drops",
+        "_frames_in",
+        "_outbox",
+        "_outbox_size",
+        "_send",
+        "_settled",
+        "_started",
+        "_writer",
+        "closing",
+        "id",
+        "in_flight",
+        "options",
+        "routes",
+        "scope",
+    )
+
+    # ------------------------------------------------------------- mounting
+    @classmethod
+    def get_streams(cls) -> Mapping[str, Any]:
+        """The streams table used when ``as_asgi()`` gets none."""
+        return cls.streams
+
+    @classmethod
+    def build_routes(cls, streams: Mapping[str, Any] | None = None) -> RouteTable:
+        routes = RouteTable.from_streams(
+            cls.get_streams() if streams is None else streams, owner=cls.__qualname__
+        )
+        if not routes:
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__} has no streams: set `streams = {{'name': Consumer}}` on "
+                "the class or pass streams={...} to as_asgi()."
+            )
+        return routes
+
+    @classmethod
+    def as_asgi(cls, streams: Mapping[str, Any] | None = None, **options: Any) -> ASGIApp:
+        """An ASGI application serving this gateway; one instance per connection.
+
+        The route table and options are resolved here, once: every connection
+        of the returned application shares them, and another ``as_asgi()`` call
+        builds its own, so routes never see each other's streams.
+        """
+        routes = cls.build_routes(streams)
+        resolved = DEFAULT_OPTIONS.resolve(cls, options)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await cls(routes=routes, options=resolved)(scope, receive, send)
+
+        app.gateway_class = cls  # type: ignore[attr-defined]
+        app.routes = routes  # type: ignore[attr-defined]
+        app.options = resolved  # type: ignore[attr-defined]
+        functools.update_wrapper(app, cls, updated=())
+        return app
+
+    def __init__(
+        self, *, routes: RouteTable | None = None, options: GatewayOptions | None = None
+    ) -> None:
+        self.routes = routes if routes is not None else self.build_routes()
+        self.options = options if options is not None else GatewayOptions.resolve(type(self))
+        self.id = secrets.token_hex(4)
+        self.scope: Scope = {}
+        self.in_flight = 0
+        self.closing = False
+        self._started: dict[str, StreamHandle] = {}
+        # Idle connections are the common case, so the outbox and its writer
+        # task exist only while there is something to send.
+        self._outbox: deque[str | Message] | None = None
+        self._outbox_size = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._accepted = False
+        self._cleanups: set[asyncio.Task[Any]] | None = None
+        self._settled: asyncio.Event | None = None
+        self._bad_frames = 0
+        self._drops = 0
+        self._frames_in = 0
+        self._close_code: int | None = None
+
+    # ------------------------------------------------------------ connection
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "websocket":
+            raise ValueError(
+                f"{type(self).__qualname__} serves websocket connections only, got a "
+                f"{scope.get('type')!r} scope. Mount it under ProtocolTypeRouter's 'websocket'."
+            )
+        self.scope = scope
+        self._send = send
+        code: int | None = None
+        try:
+            code = await self._serve(receive)
+        finally:
+            self._abandon()
+            if code is not None:
+                logger.info(
+                    "gateway %s: connection closed (code %s; %d stream(s) started, %d frame(s) "
+                    "in, %d refused or dropped)",
+                    self.id,
+                    code,
+                    len(self._started),
+                    self._frames_in,
+                    self._drops,
+                )
+
+    async def _serve(self, receive: Receive) -> int | None:
+        message = await receive()
+        if message.get("type") != "websocket.connect":
+            return None  # the client left before the handshake
+        if self.options.eager_streams and not await self._start_all():
+            logger.info("gateway %s: every stream refused; connection refused", self.id)
+            await self._send({"type": "websocket.close", "code": 1000})
+            await self._shutdown(1000)
+            return 1000
+        accept: Message = {"type": "websocket.accept"}
+        subprotocol = self.select_subprotocol(list(self.scope.get("subprotocols") or ()))
+        if subprotocol is not None:
+            accept["subprotocol"] = subprotocol
+        await self._send(accept)
+        logger.info(
+            "gateway %s: connection opened on %s (%d stream(s) mounted)",
+            self.id,
+            self.scope.get("path"),
+            len(self.routes),
+        )
+        self._accepted = True
+        self._wake_writer()
+        for handle in self._started.values():
+            self.stream_settled(handle)  # eager: some may have closed already
+        code = 1005
+        while True:
+            try:
+                message = await receive()
+            except Exception as exc:
+                # Some servers raise instead of sending websocket.disconnect
+                # when the connection drops; clean up just the same.
+                logger.info("gateway %s: receiving failed: %r", self.id, exc)
+                code = 1006
+                break
+            kind = message.get("type")
+            if kind == "websocket.receive":
+                if self._on_frame(message):
+                    # Let the stream take the frame before the next one is read,
+                    # so that bursts queue in streams, not as 429s.
+                    await asyncio.sleep(0)
+            elif kind == "websocket.disconnect":
+                code = message.get("code") or 1005
+                break
+        await self._shutdown(code)
+        return code
+
+    def select_subprotocol(self, offered: list[str]) -> str | None:
+        """The subprotocol to accept the socket with; override to pick one of ``offered``.
+
+        Streams cannot choose: the socket is accepted once, by the gateway.
+        """
+        return None
+
+    async def _start_all(self) -> bool:
+        """Eager mode: start every stream; True once one accepts, False if none does."""
+        self._settled = asyncio.Event()
+        try:
+            for route in self.routes.values():
+                self._start(route)
+            handles = list(self._started.values())
+            while not any(h.state is StreamState.OPEN for h in handles):
+                if all(h.settled for h in handles):
+                    return False
+                self._settled.clear()
+                await self._settled.wait()
+            return True
+        finally:
+            self._settled = None
+
+    def _start(self, route: Route) -> StreamHandle:
+        scope = dict(self.scope)
+        scope["gateway"] = StreamScope(self.routes, route.name)
+        scope["extensions"] = {**(self.scope.get("extensions") or {}), JSON_EXTENSION: {}}
+        handle = StreamHandle(self, route, scope)
+        self._started[route.name] = handle
+        return handle
+
+    # --------------------------------------------------------- client frames
+    def _on_frame(self, message: Message) -> bool:
+        """Route one client frame; True when it was queued to a stream."""
+        self._frames_in += 1
+        if self.closing:
+            return False
+        text = message.get("text")
+        if text is None:
+            self._protocol_error(None, BINARY_FRAME, 400)
+            return False
+        limit = self.options.max_frame_bytes
+        if len(text) > limit or (
+            len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+        ):
+            self._protocol_error(sniff_stream(text), f"Frame is larger than {limit} bytes.", 413)
+            return False
+        try:
+            frame = decode_frame(text, max_depth=self.options.max_json_depth)
+        except FrameError as exc:
+            self._protocol_error(exc.stream, exc.message, exc.status, exc.action, exc.request_id)
+            return False
+        self._bad_frames = 0
+        name = frame.stream
+        route = self.routes.get(name)
+        if route is None:
+            echoed = name if len(name) <= ECHO_LIMIT else None
+            shown = name if len(name) <= 100 else name[:100] + "..."
+            self.refuse_frame(
+                echoed, 404, f"Unknown stream {shown!r}.", frame.action, frame.request_id
+            )
+            return False
+        if self.in_flight >= self.options.max_in_flight:
+            self.refuse_frame(name, 429, TOO_MANY_IN_FLIGHT, frame.action, frame.request_id)
+            return False
+        handle = self._started.get(name) or self._start(route)
+        if route.accepts_json:
+            child_message = {"type": "websocket.receive", "json": frame.payload}
+        else:
+            child_message = {"type": "websocket.receive", "text": json.dumps(frame.payload)}
+        handle.deliver(child_message, frame.action, frame.request_id)
+        return True
+
+    def _protocol_error(
+        self,
+        stream: str | None,
+        message: str,
+        status: int,
+        action: str | None = None,
+        request_id: Any = None,
+    ) -> None:
+        self.refuse_frame(stream, status, message, action, request_id)
+        self._bad_frames += 1
+        limit = self.options.max_bad_frames
+        if limit is not None and self._bad_frames >= limit:
+            logger.warning(
+                "gateway %s: %d malformed frames in a row; closing with 1008", self.id, limit
+            )
+            self._close_socket(1008)
+
+    # -------------------------------------------- used by the stream handles
+    def refuse_frame(
+        self,
+        stream: str | None,
+        status: int,
+        message: str,
+        action: str | None = None,
+        request_id: Any = None,
+    ) -> None:
+        """Answer a frame with an error frame (and log it, without its payload)."""
+        self.count_drop(
+            "gateway %s: frame for stream %.100r refused with %s: %s", stream, status, message
+        )
+        self.push_frame(encode_error(stream, message, status, action, request_id))
+
+    def count_drop(self, template: str, *args: Any) -> None:
+        """Log a refused or dropped frame at WARNING, within the connection's budget."""
+        self._drops += 1
+        if self._drops <= WARNING_BUDGET:
+            logger.warning(template, self.id, *args)
+            if self._drops == WARNING_BUDGET:
+                logger.warning(
+                    "gateway %s: further refused or dropped frames are logged at DEBUG", self.id
+                )
+        else:
+            logger.debug(template, self.id, *args)
+
+    def push_frame(self, text: str) -> None:
+        """Queue an outgoing frame; a full outbox means a slow reader: close 1013."""
+        if self.closing:
+            return
+        cost = len(text) + FRAME_OVERHEAD
+        if self._outbox is None:
+            self._outbox = deque()
+        elif self._outbox_size + cost > self.options.max_outbound_bytes and self._outbox:
+            logger.warning(
+                "gateway %s: client is not reading (%d frames, %d bytes queued); "
+                "dropping them and closing with 1013",
+                self.id,
+                len(self._outbox),
+                self._outbox_size,
+            )
+            self._drop_outbox()
+            self._close_socket(1013)
+            return
+        self._outbox_size += cost
+        self._outbox.append(text)
+        self._wake_writer()
+
+    async def yield_to_writer(self) -> None:
+        # A stream sending many frames in a row lets the writer drain between
+        # them, so a fast client never sees a 1013 caused by a burst.
+        if self._outbox:
+            await asyncio.sleep(0)
+
+    def stream_settled(self, handle: StreamHandle) -> None:
+        """A stream accepted, refused or closed."""
+        if self._settled is not None:
+            self._settled.set()
+            return
+        if self.closing or not self._accepted or handle.state not in _TERMINAL:
+            return
+        if len(self._started) == len(self.routes) and all(
+            h.state in _TERMINAL for h in self._started.values()
+        ):
+            logger.info("gateway %s: every stream has closed; closing the socket", self.id)
+            self._close_socket(1000)
+
+    def spawn_cleanup(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(
+            asyncio.wait_for(coro, self.options.application_close_timeout)
+        )
+        if self._cleanups is None:
+            self._cleanups = set()
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanup_done)
+
+    def _cleanup_done(self, task: asyncio.Task[Any]) -> None:
+        if self._cleanups is not None:
+            self._cleanups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("gateway %s: a stream cleanup did not finish in time", self.id)
+
+    # ------------------------------------------------------------- closing
+    def _close_socket(self, code: int) -> None:
+        """Close from the server side: stop streams, send close after queued frames."""
+        if self.closing:
+            return
+        self.closing = True
+        self._close_code = code
+        if self._outbox is None:
+            self._outbox = deque()
+        self._outbox.append({"type": "websocket.close", "code": code})
+        self._wake_writer()
+        for handle in self._started.values():
+            handle.stop(code)
+
+    def _drop_outbox(self) -> None:
+        if self._outbox is not None:
+            self._outbox.clear()
+        self._outbox_size = 0
+
+    def _wake_writer(self) -> None:
+        if self._accepted and self._writer is None and self._outbox:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        """Send the outbox in order; ends (and is restarted) when it runs dry."""
+        outbox, send = self._outbox, self._send
+        assert outbox is not None
+        try:
+            while outbox:
+                item = outbox.popleft()
+                if isinstance(item, str):
+                    self._outbox_size -= len(item) + FRAME_OVERHEAD
+                    message: Message = {"type": "websocket.send", "text": item}
+                else:
+                    message = item
+                try:
+                    await send(message)
+                except Exception as exc:
+                    # The server could not deliver: the client is gone, and the
+                    # server will tell us with websocket.disconnect.
+                    logger.info("gateway %s: sending to the client failed: %r", self.id, exc)
+                    self.closing = True
+                    self._drop_outbox()
+                    return
+                if message["type"] == "websocket.close":
+                    self._drop_outbox()
+                    return
+        finally:
+            # No await between the emptiness check and here: a frame pushed
+            # after it finds no writer and starts a new one.
+            self._writer = None
+            if self._outbox is outbox and not outbox:
+                self._outbox = None  # back to an idle connection's footprint
+
+    async def _shutdown(self, code: int) -> None:
+        """The client left: disconnect every stream, wait for them, cancel stragglers."""
+        self.closing = True
+        handles = list(self._started.values())
+        for handle in handles:
+            handle.stop(code)
+        timeout = self.options.application_close_timeout
+        running = [h.task for h in handles if not h.task.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=timeout)
+            if late:
+                logger.warning(
+                    "gateway %s: %d stream(s) still running %ss after disconnect; cancelling",
+                    self.id,
+                    len(late),
+                    timeout,
+                )
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=timeout)
+        if self._cleanups:
+            await asyncio.wait(set(self._cleanups), timeout=timeout)
+
+    def _abandon(self) -> None:
+        """Cancel whatever is still running; a no-op after a complete shutdown."""
+        self.closing = True
+        for handle in self._started.values():
+            handle.stop(self._close_code or 1006)
+            if not handle.task.done():
+                handle.task.cancel()
+        for task in list(self._cleanups or ()):
+            task.cancel()
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
