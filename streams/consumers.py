@@ -14,7 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -41,6 +41,15 @@ GATEWAY_JSON_EXTENSION = "channels_gateway.json"
 RESERVED_KWARGS = frozenset({"self", "scope", "consumer"})
 
 MISSING_ACTION_MESSAGE = "Unable to find action in message body."
+
+
+@dataclass(frozen=True, slots=True)
+class _SyncCall:
+    """A validated call of a sync action, waiting to run in a batch."""
+
+    entry: RegisteredAction
+    kwargs: dict[str, Any]
+    call_kwargs: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -124,13 +133,33 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     #: Read-only: ``MappingProxyType``.
     actions: ClassVar[Mapping[str, RegisteredAction]] = MappingProxyType({})
 
+    #: Most queued frames served together when the gateway has several waiting.
+    max_batch_size: ClassVar[int] = 32
+
+    #: Whether this class may serve queued frames in batches: only when it keeps
+    #: the message-handling hooks batching replaces (see ``_BATCH_HOOKS``).
+    _batching: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.actions = _build_action_registry(cls)
+        cls._batching = all(
+            inspect.getattr_static(cls, hook) is inspect.getattr_static(AsyncAPIConsumer, hook)
+            for hook in _BATCH_HOOKS
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._detached_tasks: set[asyncio.Task[Any]] = set()
+        self._receive_nowait: Callable[[], Any] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Under the gateway, receive has nowait(): the frames already queued for
+        # this stream can be taken at once and their sync actions run in one
+        # thread hop (see _dispatch_frames).
+        if self._batching:
+            self._receive_nowait = getattr(receive, "nowait", None)
+        await super().__call__(scope, receive, send)
 
     # ------------------------------------------------------------------ policy
     @property
@@ -197,7 +226,10 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         # hop: sync actions do that housekeeping inside their own thread hop and
         # async actions do it in handle_action, so it costs one hop, not two.
         if message.get("type") == "websocket.receive":
-            await self.websocket_receive(message)
+            if self._receive_nowait is not None:
+                await self._dispatch_frames(message)
+            else:
+                await self.websocket_receive(message)
         else:
             await super().dispatch(message)
 
@@ -272,11 +304,107 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
                 await aclose_old_connections()
                 result = await method(**call_kwargs)
             else:
-                result = await self._run_sync_action(entry, method, call_kwargs)
+                result = await self._run_sync_action(entry, call_kwargs)
         except Exception as exc:
             await self.handle_exception(exc, action=action, request_id=request_id)
             return
         await self._reply_result(action, request_id, result)
+
+    # --------------------------------------------------------------- batching
+    async def _dispatch_frames(self, first: dict[str, Any]) -> None:
+        """Serve ``first`` and the frames already queued behind it, in order.
+
+        Consecutive frames calling sync actions run in one hop to the database
+        thread instead of one hop each: under load (many requests in flight on
+        one stream) the hop and the connection housekeeping around it are paid
+        once per batch. Replies still go out in request order, each with its own
+        permission check, transaction and error handling. Any other frame is
+        served on its own, after the batch before it.
+        """
+        frames = [first]
+        nowait = self._receive_nowait
+        while nowait is not None and len(frames) < self.max_batch_size:
+            frame = nowait()
+            if frame is None:
+                break
+            frames.append(frame)
+        batch: list[_SyncCall] = []
+        for frame in frames:
+            call = self._batchable_call(frame)
+            if call is not None:
+                batch.append(call)
+                continue
+            if batch:
+                await self._run_batch(batch)
+                batch = []
+            await self.websocket_receive(frame)
+        if batch:
+            await self._run_batch(batch)
+
+    def _batchable_call(self, frame: dict[str, Any]) -> _SyncCall | None:
+        """The frame as a ready-to-run sync call, or None to serve it the usual way.
+
+        Only frames that the usual path would certainly run are batched; every
+        frame that ends in an error reply takes the usual path, so the reply is
+        the same either way.
+        """
+        content = frame.get("json")
+        if not isinstance(content, dict):
+            return None
+        action = content.get("action")
+        entry = self.actions.get(action) if isinstance(action, str) else None
+        if entry is None or entry.spec.is_async or entry.spec.detached:
+            return None
+        request_id = content.get("request_id")
+        if not _bounded_request_id(request_id):
+            return None
+        kwargs = {k: v for k, v in content.items() if k not in ("action", "request_id")}
+        if not RESERVED_KWARGS.isdisjoint(kwargs):
+            return None
+        call_kwargs = dict(kwargs, action=action, request_id=request_id)
+        try:
+            entry.signature.bind(self, **call_kwargs)
+        except TypeError:
+            return None
+        return _SyncCall(entry, kwargs, call_kwargs)
+
+    async def _run_batch(self, calls: list[_SyncCall]) -> None:
+        outcomes = await _ActionThread(self._run_sync_calls, thread_sensitive=True)(calls)
+        for call, (ok, value) in zip(calls, outcomes, strict=True):
+            action, request_id = call.entry.name, call.call_kwargs["request_id"]
+            if ok:
+                await self._reply_result(action, request_id, value)
+            else:
+                await self.handle_exception(value, action=action, request_id=request_id)
+
+    def _run_sync_calls(self, calls: list[_SyncCall]) -> list[tuple[bool, Any]]:
+        """In the database thread: check permissions and run each call in turn."""
+        outcomes: list[tuple[bool, Any]] = []
+        for call in calls:
+            try:
+                self._check_permissions_sync(call.entry.name, **call.kwargs)
+                outcomes.append((True, self._call_sync(call.entry, call.call_kwargs)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+        return outcomes
+
+    def _check_permissions_sync(self, action: str, **kwargs: Any) -> None:
+        """``check_permissions`` for the database thread (batching keeps that hook)."""
+        for permission in get_permission_instances(self.get_permission_classes()):
+            allowed = permission.has_permission(
+                scope=self.scope, consumer=self, action=action, **kwargs
+            )
+            if inspect.isawaitable(allowed):
+                allowed = async_to_sync(_await)(allowed)
+            if not allowed:
+                raise PermissionDenied(detail=getattr(permission, "message", None))
+
+    def _call_sync(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
+        method = getattr(self, entry.attribute)
+        if entry.spec.is_atomic():
+            with transaction.atomic():
+                return method(**call_kwargs)
+        return method(**call_kwargs)
 
     async def _run_detached(
         self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
@@ -291,18 +419,8 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._reply_result(action, request_id, result)
 
-    async def _run_sync_action(
-        self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
-    ) -> Any:
-        atomic = entry.spec.is_atomic()
-
-        def run() -> Any:
-            if atomic:
-                with transaction.atomic():
-                    return method(**call_kwargs)
-            return method(**call_kwargs)
-
-        return await _ActionThread(run, thread_sensitive=True)()
+    async def _run_sync_action(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
+        return await _ActionThread(self._call_sync, thread_sensitive=True)(entry, call_kwargs)
 
     async def _reply_result(self, action: str, request_id: Any, result: Any) -> None:
         # DCRF sends a reply only for a (data, status) tuple; anything else means
@@ -373,6 +491,18 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._detached_tasks.clear()
+
+
+# Hooks that frame batching replaces with its own path; a subclass overriding
+# any of them is served one frame at a time so the override always runs.
+_BATCH_HOOKS = (
+    "websocket_receive",
+    "receive_json",
+    "decode_json",
+    "handle_action",
+    "get_permissions",
+    "check_permissions",
+)
 
 
 def __getattr__(name: str) -> Any:
