@@ -7,3 +7,10 @@ class StreamsConfig(AppConfig):
     name = "streams"
     label = "streams"
     verbose_name = "channels-gateway streams"
+
+    def ready(self) -> None:
+        # Import the modules that define observers in every process, so that a
+        # process that never imports a consumer still emits their events.
+        from streams.observer.discovery import autodiscover
+
+        autodiscover()

@@ -27,6 +27,11 @@ DEFAULTS: dict[str, Any] = {
     # Longest request_id (in characters of its JSON form) that is echoed back;
     # longer ones are refused with a 400 so a client cannot make us amplify data.
     "MAX_REQUEST_ID_LENGTH": 1024,
+    # Observers (streams.observer.discovery): import every installed app's
+    # `consumers` module at start-up, plus these modules, so that every
+    # process (workers, management commands) emits the events.
+    "OBSERVER_AUTODISCOVER": True,
+    "OBSERVER_MODULES": (),
 }
 
 # Settings whose values may be dotted import paths, resolved on access.

@@ -2,5 +2,6 @@
 import them here so Django registers them."""
 
 from tests.testapp.models_hypermedia import *  # noqa: F403
+from tests.testapp.models_observer import *  # noqa: F403
 from tests.testapp.models_permissions import *  # noqa: F403
 from tests.testapp.models_streams import *  # noqa: F403

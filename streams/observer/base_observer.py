@@ -1,0 +1,290 @@
+"""``BaseObserver``: what model and signal observers share.
+
+An observer replaces the consumer method it decorates. On the class it is the
+observer (hooks: ``serializer``, ``groups_for_signal``, ``groups_for_consumer``,
+``groups``); on a consumer instance it is a :class:`BoundObserver` with
+``subscribe()`` / ``unsubscribe()``, and Channels calls it for the messages
+whose ``type`` names it.
+
+Hooks receive the observer as their first argument, as in DCRF:
+``serializer(observer, instance, action, **kw)``,
+``groups_for_signal(observer, instance, **kw)``,
+``groups_for_consumer(observer, *args, consumer=..., **kw)``.
+
+Subscriptions are kept per consumer instance, per observer and group, with
+the request_ids that asked for them (``None`` for a subscription made without
+one). A group is left as soon as no request_id needs it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from streams.errors import ActionError
+from streams.observer.groups import group_name, request_id_key
+
+logger = logging.getLogger(__name__)
+
+LAYER_DOWN_MESSAGE = "Subscriptions are unavailable right now; try again later."
+
+#: Where a consumer instance keeps its subscriptions:
+#: ``{observer_id: {group: {request_id_key: request_id}}}``.
+SUBSCRIPTIONS_ATTR = "_streams_observer_subscriptions"
+
+Hook = Callable[..., Any]
+
+
+def subscriptions_of(consumer: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    state: dict[str, dict[str, dict[str, Any]]] | None = consumer.__dict__.get(SUBSCRIPTIONS_ATTR)
+    if state is None:
+        state = consumer.__dict__[SUBSCRIPTIONS_ATTR] = {}
+    return state
+
+
+def _consumer_groups(consumer: Any) -> list[str]:
+    """The consumer's own ``groups`` list, which Channels leaves on disconnect."""
+    groups = consumer.__dict__.get("groups")
+    if not isinstance(groups, list):
+        # Never append to a list a class attribute shares between instances.
+        groups = consumer.groups = list(getattr(consumer, "groups", None) or [])
+    return groups
+
+
+async def _join(observer: BaseObserver, layer: Any, group: str, channel: str) -> None:
+    """``group_add``, tried twice: after a Redis restart the first command on a
+    pooled connection fails although Redis is back. Then a 503."""
+    for attempt in (1, 2):
+        try:
+            await layer.group_add(group, channel)
+            return
+        except Exception as exc:
+            if attempt == 2:
+                logger.warning("%r: could not join a group: %s", observer, exc)
+                raise ActionError(LAYER_DOWN_MESSAGE, status=503) from exc
+
+
+class BaseObserver:
+    def __init__(self, func: Callable[..., Any], partition: str = "*") -> None:
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"Observer handler {func.__qualname__} must be `async def`: Channels awaits it "
+                "for each message."
+            )
+        self.func = func
+        self.partition = partition
+        #: The consumer attribute holding this observer (set by ``__set_name__``).
+        self.name = func.__name__
+        #: Stable across processes: the writer and the server compute the same groups.
+        self.observer_id = f"{partition}|{func.__module__}.{func.__qualname__}"
+        self._serializer: Hook | None = None
+        self._groups_for_signal: Hook | None = None
+        self._groups_for_consumer: Hook | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.observer_id}>"
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if name.startswith("_"):
+            raise TypeError(
+                f"Observer method {name!r} starts with an underscore, which Channels refuses "
+                "in message types; rename the method."
+            )
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._check_name(name)
+        self.name = name
+
+    @property
+    def message_type(self) -> str:
+        """The ``type`` of this observer's messages; Channels maps it back to ``self.name``."""
+        return self.name.replace("_", ".")
+
+    def __get__(self, consumer: Any, owner: type | None = None) -> Any:
+        if consumer is None:
+            return self
+        return BoundObserver(self, consumer)
+
+    # ------------------------------------------------------------------ hooks
+    def serializer(self, func: Hook) -> BaseObserver:
+        """Decorator: ``func(observer, instance, action, **kw)`` returns the message body.
+
+        It runs once per event in the writing process, after the commit, not
+        once per subscriber.
+        """
+        self._serializer = func
+        return self
+
+    def groups_for_signal(self, func: Hook) -> BaseObserver:
+        """Decorator: ``func(observer, instance, **kw)`` yields the group suffixes of an event.
+
+        It runs for every write, so it must not query the database.
+        """
+        self._groups_for_signal = func
+        return self
+
+    def groups_for_consumer(self, func: Hook) -> BaseObserver:
+        """Decorator: ``func(observer, *args, consumer=..., **kw)`` yields the suffixes a
+        ``subscribe(*args, **kw)`` joins."""
+        self._groups_for_consumer = func
+        return self
+
+    def groups(self, func: Hook) -> BaseObserver:
+        """Decorator: one function for both ``groups_for_signal`` and ``groups_for_consumer``."""
+        self._groups_for_signal = func
+        self._groups_for_consumer = func
+        return self
+
+    # ----------------------------------------------------------------- groups
+    def default_group_suffixes(self, *args: Any, **kwargs: Any) -> Iterable[Any]:
+        """Suffixes when no group hook is set: one group for every event."""
+        return ("all",)
+
+    def group_names_for_signal(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+        suffixes = (
+            self._groups_for_signal(self, *args, **kwargs)
+            if self._groups_for_signal is not None
+            else self.default_group_suffixes(*args, **kwargs)
+        )
+        for suffix in suffixes:
+            yield group_name(self.observer_id, suffix)
+
+    def group_names_for_consumer(self, consumer: Any, *args: Any, **kwargs: Any) -> Iterator[str]:
+        if self._groups_for_consumer is not None:
+            suffixes = self._groups_for_consumer(self, *args, consumer=consumer, **kwargs)
+        else:
+            suffixes = self.default_group_suffixes(*args, **kwargs)
+        for suffix in suffixes:
+            yield group_name(self.observer_id, suffix)
+
+    # ---------------------------------------------------------- subscriptions
+    async def subscribe(
+        self, consumer: Any, *args: Any, request_id: Any = None, **kwargs: Any
+    ) -> list[str]:
+        """Join the groups ``groups_for_consumer(*args, **kwargs)`` names, for ``request_id``.
+
+        The group is joined before this returns, so a caller that reads the
+        current state afterwards cannot miss a change made in between.
+        """
+        layer = consumer.channel_layer
+        if layer is None:
+            raise ImproperlyConfigured(
+                f"{type(consumer).__qualname__} cannot subscribe to {self.name!r}: no channel "
+                "layer is configured; set CHANNEL_LAYERS in the settings."
+            )
+        groups = list(dict.fromkeys(self.group_names_for_consumer(consumer, *args, **kwargs)))
+        state = subscriptions_of(consumer).setdefault(self.observer_id, {})
+        joined = _consumer_groups(consumer)
+        for group in groups:
+            # Joined even when already a member: idempotent, and it heals a
+            # membership a restarted Redis forgot.
+            await _join(self, layer, group, consumer.channel_name)
+            state.setdefault(group, {})[request_id_key(request_id)] = request_id
+            if group not in joined:
+                joined.append(group)
+        return groups
+
+    async def unsubscribe(
+        self, consumer: Any, *args: Any, request_id: Any = None, **kwargs: Any
+    ) -> list[str]:
+        """Drop ``request_id`` (all of them when ``None``) from the groups named by the
+        arguments; leave each group no request_id needs any more. Unknown
+        subscriptions are ignored, so unsubscribing twice is harmless."""
+        groups = list(dict.fromkeys(self.group_names_for_consumer(consumer, *args, **kwargs)))
+        await self.drop(consumer, groups, request_id=request_id, everything=request_id is None)
+        return groups
+
+    async def drop(
+        self, consumer: Any, groups: Iterable[str], request_id: Any = None, everything: bool = False
+    ) -> None:
+        """Remove ``request_id`` (or every request_id) from ``groups``; leave emptied groups."""
+        state = subscriptions_of(consumer).get(self.observer_id)
+        if not state:
+            return
+        joined = _consumer_groups(consumer)
+        for group in groups:
+            request_ids = state.get(group)
+            if request_ids is None:
+                continue
+            if everything:
+                request_ids.clear()
+            else:
+                request_ids.pop(request_id_key(request_id), None)
+            if request_ids:
+                continue
+            del state[group]
+            if group in joined:
+                joined.remove(group)
+            try:
+                await consumer.channel_layer.group_discard(group, consumer.channel_name)
+            except Exception as exc:
+                # No events reach this consumer for the group any more (it is
+                # forgotten above); the layer expires the stale membership.
+                logger.warning("%r: could not leave a group: %s", self, exc)
+
+    def request_ids(self, consumer: Any, group: str | None) -> list[Any] | None:
+        """The request_ids subscribed to ``group`` on ``consumer``; ``None`` if not subscribed."""
+        state = subscriptions_of(consumer).get(self.observer_id)
+        if not state or group is None:
+            return None
+        request_ids = state.get(group)
+        return None if request_ids is None else list(request_ids.values())
+
+    # ---------------------------------------------------------------- receive
+    async def receive(self, consumer: Any, message: dict[str, Any]) -> None:
+        """Run the handler for a channel-layer message; a failing handler is logged.
+
+        Messages for a group this consumer has left (sent before it left) are
+        ignored.
+        """
+        group = message.get("group")
+        request_ids = self.request_ids(consumer, group)
+        if request_ids is None:
+            return
+        extra = {k: v for k, v in message.items() if k not in ("type", "body")}
+        try:
+            await self.func(
+                consumer,
+                message.get("body"),
+                observer=self,
+                message_type=message.get("type"),
+                subscribing_request_ids=request_ids,
+                **extra,
+            )
+        except Exception:
+            logger.exception(
+                "%s: observer handler %r failed (action %r); event dropped for this consumer.",
+                type(consumer).__qualname__,
+                self.name,
+                message.get("action"),
+            )
+
+
+class BoundObserver:
+    """An observer as seen from one consumer instance (``self.handler`` in a consumer)."""
+
+    __slots__ = ("consumer", "observer")
+
+    def __init__(self, observer: BaseObserver, consumer: Any) -> None:
+        self.observer = observer
+        self.consumer = consumer
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        await self.observer.receive(self.consumer, message)
+
+    async def subscribe(self, *args: Any, request_id: Any = None, **kwargs: Any) -> list[str]:
+        return await self.observer.subscribe(self.consumer, *args, request_id=request_id, **kwargs)
+
+    async def unsubscribe(self, *args: Any, request_id: Any = None, **kwargs: Any) -> list[str]:
+        return await self.observer.unsubscribe(
+            self.consumer, *args, request_id=request_id, **kwargs
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # Read-only access to the observer's attributes (model_cls, name...).
+        return getattr(self.observer, name)

@@ -1,0 +1,118 @@
+"""What an observer event carries besides the message body, and how to read it back.
+
+Every model event sent to a group has an ``event`` envelope::
+
+    {"id": "<hex>", "model": "app_label.modelname", "pk": <json pk>, "fields": {...}}
+
+``id`` is unique per object and commit; receivers key their per-process caches
+on it (one serialization per event, not per subscriber). ``fields`` holds the
+object's concrete field values as they were committed, in a form every
+channel layer can carry (msgpack for Redis). A receiver rebuilds an unsaved
+instance from them (:func:`instance_from_event`) to check object permissions
+for each subscriber without a database query.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework.utils.encoders import JSONEncoder
+
+logger = logging.getLogger(__name__)
+
+_NATIVE = (str, int, float, bool)
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (DRF's encoder for dates, Decimals, UUIDs...)."""
+    return json.loads(json.dumps(value, cls=JSONEncoder))
+
+
+def jsonable_pk(pk: Any) -> Any:
+    """A pk as it appears in messages: itself when JSON can carry it, else ``str(pk)``."""
+    if pk is None or isinstance(pk, _NATIVE):
+        return pk
+    return str(pk)
+
+
+def model_label(model: type[models.Model]) -> str:
+    return model._meta.label_lower
+
+
+def encode_fields(instance: models.Model) -> dict[str, Any]:
+    """The instance's loaded concrete field values, by attname, in channel-layer-safe types.
+
+    Deferred fields (not loaded, e.g. after ``.only()``) are left out rather
+    than fetched: reading them here would cost a query per write.
+    """
+    loaded = instance.__dict__
+    fields: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        attname = field.attname
+        if attname not in loaded:
+            continue
+        value = loaded[attname]
+        if value is None or isinstance(value, _NATIVE):
+            fields[attname] = value
+        elif isinstance(field, models.JSONField):
+            fields[attname] = to_jsonable(value)
+        else:
+            # Dates, Decimals, UUIDs, files, bytes...: the field's own text
+            # form, which its to_python() reads back.
+            fields[attname] = field.value_to_string(instance)
+    return fields
+
+
+def make_envelope(instance: models.Model) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4().hex,
+        "model": model_label(instance._meta.model),
+        "pk": jsonable_pk(instance.pk),
+        "fields": encode_fields(instance),
+    }
+
+
+def model_from_event(event: dict[str, Any]) -> type[models.Model]:
+    return apps.get_model(event["model"])
+
+
+def pk_from_event(event: dict[str, Any]) -> Any:
+    """The event's pk as the model's pk field gives it (a UUID, an int...)."""
+    model = model_from_event(event)
+    return model._meta.pk.to_python(event["pk"])
+
+
+def instance_from_event(event: dict[str, Any], using: str | None = None) -> models.Model:
+    """An instance of the event's model holding the committed field values, without a query.
+
+    It is marked as loaded from the database (``_state.adding`` is false) so
+    that permission code treats it like a fetched object. A value that does
+    not convert back is left deferred (reading it would then query).
+    """
+    model = model_from_event(event)
+    fields = event.get("fields") or {}
+    names: list[str] = []
+    values: list[Any] = []
+    for field in model._meta.concrete_fields:
+        if field.attname not in fields:
+            continue
+        raw = fields[field.attname]
+        if raw is not None and not isinstance(field, models.JSONField):
+            try:
+                raw = field.to_python(raw)
+            except (ValidationError, TypeError, ValueError):
+                logger.warning(
+                    "Observer event for %s: field %r did not convert back; left deferred.",
+                    event.get("model"),
+                    field.attname,
+                )
+                continue
+        names.append(field.attname)
+        values.append(raw)
+    return model.from_db(using or "default", names, values)

@@ -1,0 +1,486 @@
+"""Subscription actions for model consumers: one instance, or a filtered list.
+
+``ObserverModelInstanceMixin`` (DCRF's name and shapes): ``retrieve``,
+``subscribe_instance`` (201, ``data`` null, or the current object with
+``"snapshot": true``), ``unsubscribe_instance`` (204), then for each change of
+the object and each subscribing request_id::
+
+    {"action": "update"|"delete", "data": <retrieve data>|{"pk": pk},
+     "response_status": 200|204, "request_id": R, "errors": []}
+
+``ObserverModelListMixin``: ``subscribe_list`` / ``unsubscribe_list`` with
+``list``'s filter keys; ``create`` (201), ``update`` (200) and ``delete`` (204)
+pushes as objects enter, change in, or leave the filtered set.
+
+Each push is permission-checked for its subscriber on delivery (a refused
+subscriber gets nothing) and serialized once per process, not per subscriber
+(:mod:`streams.observer.delivery`). What a subscriber sees is described in
+``docs/OBSERVERS.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Manager, Model, QuerySet
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+
+from streams.decorators import action
+from streams.errors import ActionError
+from streams.generics import without
+from streams.mixins import RetrieveModelMixin
+from streams.observer import delivery
+from streams.observer.base_observer import BaseObserver
+from streams.observer.events import pk_from_event
+from streams.observer.groups import canonical, request_id_key
+from streams.observer.model_observer import ModelObserver
+
+if TYPE_CHECKING:
+    from streams.generics import GenericAsyncAPIConsumer as _Base
+else:
+    _Base = object
+
+logger = logging.getLogger(__name__)
+
+#: Back-off (seconds) between attempts to receive from an unreachable channel layer.
+LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
+
+__all__ = [
+    "ObserverConsumerMixin",
+    "ObserverModelInstanceMixin",
+    "ObserverModelListMixin",
+    "ObserverTemplate",
+]
+
+
+class ObserverTemplate:
+    """A model observer declared on a mixin, made concrete per consumer class.
+
+    Each consumer class gets its own :class:`ModelObserver` for the model of its
+    ``queryset`` (and its own groups), as DCRF's metaclass did.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        groups_for_signal: Callable[..., Any] | None = None,
+        groups_for_consumer: Callable[..., Any] | None = None,
+        track_moves: bool | None = None,
+    ) -> None:
+        self.func = func
+        self.groups_for_signal = groups_for_signal
+        self.groups_for_consumer = groups_for_consumer
+        self.track_moves = track_moves
+
+    def bind(self, owner: type, name: str, model: type[Model]) -> ModelObserver:
+        observer = ModelObserver(
+            self.func,
+            model_cls=model,
+            partition=f"{owner.__module__}.{owner.__qualname__}.{name}",
+            many_to_many=bool(getattr(owner, "observer_many_to_many_relationships", False)),
+            track_moves=self.track_moves,
+        )
+        observer.name = name
+        if self.groups_for_signal is not None:
+            observer.groups_for_signal(self.groups_for_signal)
+        if self.groups_for_consumer is not None:
+            observer.groups_for_consumer(self.groups_for_consumer)
+        observer.template = self  # type: ignore[attr-defined]
+        observer.bound_to = owner  # type: ignore[attr-defined]
+        return observer
+
+
+def _queryset_model(cls: type) -> type[Model] | None:
+    queryset = getattr(cls, "queryset", None)
+    if isinstance(queryset, QuerySet | Manager):
+        return queryset.model
+    return None
+
+
+class ObserverConsumerMixin(_Base):
+    """Binds observer templates per class and delivers observer messages directly.
+
+    Channels' ``dispatch`` spends a thread hop (``close_old_connections``) on
+    every message; for observer messages that hop would be paid once per
+    subscriber. Their database work runs through ``database_sync_to_async``,
+    which does that housekeeping itself, so it is skipped here.
+    """
+
+    #: Also observe many-to-many changes (DCRF's attribute).
+    observer_many_to_many_relationships: ClassVar[bool] = False
+
+    #: message type -> attribute name of the class's observers (read-only).
+    observer_message_types: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        model = _queryset_model(cls)
+        types: dict[str, str] = {}
+        for name in dir(cls):
+            if name.startswith("__"):
+                continue
+            member = inspect.getattr_static(cls, name, None)
+            template = member if isinstance(member, ObserverTemplate) else None
+            if isinstance(member, ModelObserver) and hasattr(member, "template"):
+                template = None if member.bound_to is cls else member.template  # type: ignore[attr-defined]
+            if template is not None:
+                member = template.bind(cls, name, model) if model is not None else template
+                setattr(cls, name, member)
+            if isinstance(member, BaseObserver):
+                types[member.message_type] = name
+        cls.observer_message_types = MappingProxyType(types)
+
+    # ------------------------------------------------ channel-layer outages
+    # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets
+    # any exception of ``channel_layer.receive`` end the consumer: with Redis
+    # down every socket's streams would die. This property takes that
+    # assignment and hands Channels a receive that waits for the layer to come
+    # back instead (requests and replies never need the layer meanwhile).
+    @property
+    def channel_receive(self) -> Callable[[], Any]:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Any]) -> None:
+        self.__dict__["_layer_receive"] = receive
+
+    async def _receive_from_layer(self) -> Any:
+        delay = LAYER_RETRY_MIN
+        failed = False
+        while True:
+            try:
+                if failed:
+                    await self._rejoin_groups()
+                    failed = False
+                return await self.__dict__["_layer_receive"]()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if delay == LAYER_RETRY_MIN:
+                    logger.warning(
+                        "%s: channel layer unreachable (%s); retrying. Subscriptions get no "
+                        "events until it is back.",
+                        type(self).__qualname__,
+                        exc,
+                    )
+                failed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX)
+
+    async def _rejoin_groups(self) -> None:
+        """Join this consumer's groups again: a restarted Redis has forgotten them."""
+        groups = list(getattr(self, "groups", None) or [])
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        logger.warning(
+            "%s: channel layer reachable again; %d group(s) re-joined.",
+            type(self).__qualname__,
+            len(groups),
+        )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        name = self.observer_message_types.get(message.get("type", ""))
+        if name is not None:
+            await getattr(self, name)(message)
+            return
+        await super().dispatch(message)
+
+    def bound_observer(self, name: str) -> ModelObserver:
+        """The class's observer ``name``; a clear error when it has no model."""
+        member = inspect.getattr_static(type(self), name, None)
+        if not isinstance(member, ModelObserver):
+            raise ImproperlyConfigured(
+                f"{type(self).__qualname__} has no model to observe: set `queryset` on the "
+                "class (e.g. `queryset = Book.objects.all()`); observers are bound to its model "
+                "when the class is created."
+            )
+        return member
+
+    # ------------------------------------------------------------- policy
+    def get_observer_serializer_key(self, action: str) -> Hashable:
+        """Subscribers whose keys are equal share one serialization of an event.
+
+        The default is the consumer class, its serializer class and its gateway
+        route table (hypermedia links depend on it). Add the user when your
+        serializer's output depends on who asks.
+        """
+        gateway = self.scope.get("gateway")
+        routes = getattr(gateway, "routes", None)
+        return (type(self), self.get_serializer_class(action=action), id(routes))
+
+    async def observer_may_see(self, obj: Model, action: str = "retrieve") -> bool:
+        """May this subscriber receive ``obj``? ``has_permission(action)`` and
+        ``has_object_permission(action, obj)`` of every permission class."""
+        return await delivery.may_see(self, action, obj)
+
+    async def observed_data(self, event: dict[str, Any], action: str) -> Any:
+        """The serialized object of ``event``, computed once per process and serializer key."""
+        obj = await delivery.event_instance(event)
+
+        def serialize() -> Any:
+            return self.get_serializer(instance=obj, action_kwargs={"action": action}).data
+
+        return await delivery.serialized(event, self.get_observer_serializer_key(action), serialize)
+
+
+def _pk_groups_for_signal(observer: ModelObserver, instance: Model, **kwargs: Any) -> Any:
+    yield f"pk:{instance.pk}"
+
+
+def _pk_groups_for_consumer(observer: ModelObserver, pk: Any = None, **kwargs: Any) -> Any:
+    yield f"pk:{pk}"
+
+
+def _canonical_pk(model: type[Model], value: Any) -> Any:
+    """``value`` as the model's pk field holds it, or raise NotFound."""
+    try:
+        return model._meta.pk.to_python(value)
+    except (DjangoValidationError, TypeError, ValueError):
+        raise NotFound() from None
+
+
+async def _instance_change(
+    self: ObserverModelInstanceMixin,
+    message: Any,
+    action: str | None = None,
+    subscribing_request_ids: Any = (),
+    event: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    if not subscribing_request_ids or not event:
+        return
+    obj = await delivery.event_instance(event)
+    if not await self.observer_may_see(obj, "retrieve"):
+        return
+    if action == "delete":
+        data: Any = {"pk": event["pk"]}
+        response_status: int = status.HTTP_204_NO_CONTENT
+    else:
+        data = await self.observed_data(event, "retrieve")
+        response_status = status.HTTP_200_OK
+    for request_id in subscribing_request_ids:
+        await self.reply(action=action, data=data, status=response_status, request_id=request_id)
+
+
+class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
+    """``retrieve`` plus live updates of single objects (see the module docstring)."""
+
+    handle_instance_change: Any = ObserverTemplate(
+        _instance_change,
+        groups_for_signal=_pk_groups_for_signal,
+        groups_for_consumer=_pk_groups_for_consumer,
+        # The groups depend on the pk only: objects never move between them.
+        track_moves=False,
+    )
+
+    def _observed_lookups(self) -> dict[str, Any]:
+        lookups: dict[str, Any] | None = self.__dict__.get("_observer_lookup_pks")
+        if lookups is None:
+            lookups = self.__dict__["_observer_lookup_pks"] = {}
+        return lookups
+
+    @action()
+    async def subscribe_instance(
+        self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
+    ) -> tuple[Any, int]:
+        """Subscribe to the object the lookup key names: 201; 404 if there is none.
+
+        The group is joined before ``"snapshot": true`` reads the object, so no
+        change can fall between the snapshot and the first push.
+        """
+        if not isinstance(snapshot, bool):
+            raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
+        observer = self.bound_observer("handle_instance_change")
+        instance = await database_sync_to_async(self.get_object)(**kwargs)
+        pk = instance.pk
+        await observer.subscribe(self, pk=pk, request_id=request_id)
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        self._observed_lookups()[canonical(kwargs.get(lookup))] = pk
+        if not snapshot:
+            return None, status.HTTP_201_CREATED
+        try:
+            data = await database_sync_to_async(self._snapshot)(kwargs)
+        except Exception:
+            await observer.unsubscribe(self, pk=pk, request_id=request_id)
+            raise
+        return data, status.HTTP_201_CREATED
+
+    def _snapshot(self, kwargs: dict[str, Any]) -> Any:
+        instance = self.get_object(**kwargs)
+        return self.get_serializer(instance=instance, action_kwargs=kwargs).data
+
+    @action()
+    async def unsubscribe_instance(self, request_id: Any = None, **kwargs: Any) -> tuple[None, int]:
+        """Stop the subscription(s) to the object: 204, also when the object was
+        deleted meanwhile or nothing was subscribed. Without request_id every
+        subscription to that object ends."""
+        observer = self.bound_observer("handle_instance_change")
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if lookup not in kwargs:
+            raise ActionError({lookup: ["This field is required."]}, status=400)
+        value = kwargs[lookup]
+        lookups = self._observed_lookups()
+        key = canonical(value)
+        if key in lookups:
+            pk = lookups[key]
+        elif self.lookup_field in ("pk", observer.model_cls._meta.pk.name):
+            try:
+                pk = _canonical_pk(observer.model_cls, value)
+            except NotFound:
+                return None, status.HTTP_204_NO_CONTENT
+        else:
+            try:
+                pk = (await database_sync_to_async(self.get_object)(**kwargs)).pk
+            except NotFound:
+                return None, status.HTTP_204_NO_CONTENT
+        groups = await observer.unsubscribe(self, pk=pk, request_id=request_id)
+        if all(observer.request_ids(self, group) is None for group in groups):
+            for stale in [k for k, v in lookups.items() if v == pk]:
+                del lookups[stale]
+        return None, status.HTTP_204_NO_CONTENT
+
+
+@dataclass(eq=False)
+class _ListSubscription:
+    request_id: Any
+    kwargs: dict[str, Any]
+    members: set[Any] = field(default_factory=set)
+
+    @property
+    def filters_key(self) -> str:
+        return canonical(without(self.kwargs, "action", "request_id"))
+
+
+async def _list_change(
+    self: ObserverModelListMixin,
+    message: Any,
+    action: str | None = None,
+    event: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    subscriptions = self._list_subscriptions()
+    if not subscriptions or not event:
+        return
+    pk = pk_from_event(event)
+    obj = await delivery.event_instance(event)
+    visible: bool | None = None
+    for subscription in list(subscriptions.values()):
+        was = pk in subscription.members
+        if action == "delete":
+            now = False
+        else:
+            now = await self._list_contains(subscription, event, pk)
+            if now:
+                if visible is None:
+                    visible = await self.observer_may_see(obj, "list")
+                now = visible
+        if now:
+            subscription.members.add(pk)
+            data = await self.observed_data(event, "list")
+            push_action, code = ("update", 200) if was else ("create", 201)
+        elif was:
+            subscription.members.discard(pk)
+            data, push_action, code = {"pk": event["pk"]}, "delete", 204
+        else:
+            continue
+        await self.reply(
+            action=push_action, data=data, status=code, request_id=subscription.request_id
+        )
+
+
+class ObserverModelListMixin(ObserverConsumerMixin):
+    """Live updates of a filtered queryset (see the module docstring).
+
+    The subscription remembers which pks are in the set (read when
+    subscribing), so it can tell entering from changing. Whether a changed
+    object is in the set is asked of the database once per event, filter and
+    user in each process (``get_observer_membership_key``).
+    """
+
+    handle_list_change: Any = ObserverTemplate(_list_change)
+
+    def _list_subscriptions(self) -> dict[str, _ListSubscription]:
+        subscriptions: dict[str, _ListSubscription] | None = self.__dict__.get(
+            "_observer_list_subscriptions"
+        )
+        if subscriptions is None:
+            subscriptions = self.__dict__["_observer_list_subscriptions"] = {}
+        return subscriptions
+
+    def get_list_subscription_queryset(self, **kwargs: Any) -> QuerySet[Any]:
+        """The set a list subscription follows: ``list``'s filtered queryset."""
+        hook_kwargs = without(kwargs, "queryset")
+        return self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
+
+    def get_observer_membership_key(self, subscription_filters: str) -> Hashable:
+        """Subscribers with equal keys share membership answers. ``get_queryset``
+        is usually scoped by user; override when it depends on more of the scope."""
+        user = self.scope.get("user")
+        return (type(self), subscription_filters, getattr(user, "pk", None))
+
+    async def _list_contains(
+        self, subscription: _ListSubscription, event: dict[str, Any], pk: Any
+    ) -> bool:
+        def query() -> bool:
+            return self.get_list_subscription_queryset(**subscription.kwargs).filter(pk=pk).exists()
+
+        key = ("member", self.get_observer_membership_key(subscription.filters_key))
+        return await delivery.cached(event, key, database_sync_to_async(query))
+
+    @action()
+    async def subscribe_list(
+        self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
+    ) -> tuple[Any, int]:
+        """Subscribe to ``list``'s filtered set: 201 (``data``: the list with ``"snapshot": true``).
+
+        Subscribing again with the same request_id replaces that subscription.
+        """
+        if not isinstance(snapshot, bool):
+            raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
+        observer = self.bound_observer("handle_list_change")
+        # Bad filters fail here, before anything is joined.
+        await database_sync_to_async(self.get_list_subscription_queryset)(**kwargs)
+        await observer.subscribe(self, request_id=request_id)
+        subscription = _ListSubscription(request_id, dict(kwargs))
+        subscriptions = self._list_subscriptions()
+        key = request_id_key(request_id)
+        subscriptions[key] = subscription
+        try:
+            members, data = await database_sync_to_async(self._list_state)(kwargs, snapshot)
+        except Exception:
+            subscriptions.pop(key, None)
+            if not any(s for s in subscriptions.values()):
+                await observer.unsubscribe(self, request_id=request_id)
+            raise
+        subscription.members = members
+        return data, status.HTTP_201_CREATED
+
+    def _list_state(self, kwargs: dict[str, Any], snapshot: bool) -> tuple[set[Any], Any]:
+        queryset = self.get_list_subscription_queryset(**kwargs)
+        if not snapshot:
+            return set(queryset.values_list("pk", flat=True)), None
+        objects = list(queryset)
+        data = self.get_serializer(instance=objects, many=True, action_kwargs=kwargs).data
+        return {obj.pk for obj in objects}, data
+
+    @action()
+    async def unsubscribe_list(self, request_id: Any = None, **kwargs: Any) -> tuple[None, int]:
+        """End the list subscription ``request_id`` (all of them without one): 204."""
+        observer = self.bound_observer("handle_list_change")
+        subscriptions = self._list_subscriptions()
+        if request_id is None:
+            subscriptions.clear()
+        else:
+            subscriptions.pop(request_id_key(request_id), None)
+        await observer.unsubscribe(self, request_id=request_id)
+        return None, status.HTTP_204_NO_CONTENT

@@ -1,0 +1,72 @@
+"""Hand observer messages to the channel layer from wherever a commit happened.
+
+Writes commit in sync code: a request thread, ``sync_to_async`` worker
+threads, management commands. Each commit sends its messages in one
+``async_to_sync`` call. When the commit happens on a thread that runs an event
+loop (a signal sent from async code), the messages are sent by a task on that
+loop instead, since ``async_to_sync`` cannot be used there.
+
+A channel layer that fails (Redis down) never breaks the write that produced
+the events: the messages of that commit are dropped and logged once. See
+``docs/OBSERVERS.md`` for what subscribers miss then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+#: Tasks started on a running loop; kept so they are not garbage collected mid-send.
+_pending_tasks: set[asyncio.Task[Any]] = set()
+
+
+async def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> int:
+    """Send each ``(group, message)``; returns how many were sent.
+
+    Stops at the first failure: when the layer is unreachable the remaining
+    sends would fail alike, each after its own timeout.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        if messages:
+            logger.warning(
+                "%d observer message(s) dropped: no channel layer is configured "
+                "(set CHANNEL_LAYERS in the settings).",
+                len(messages),
+            )
+        return 0
+    sent = 0
+    for group, message in messages:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            logger.exception(
+                "Channel layer failed; %d observer message(s) of this commit dropped.",
+                len(messages) - sent,
+            )
+            break
+        sent += 1
+    return sent
+
+
+def send_from_sync(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Send ``messages`` from sync code (or schedule them when a loop runs here)."""
+    if not messages:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        async_to_sync(send_to_groups)(messages)
+        return
+    task = loop.create_task(send_to_groups(messages))
+    _pending_tasks.add(task)
+    task.add_done_callback(_pending_tasks.discard)

@@ -1,0 +1,111 @@
+"""Hostile input to the observer actions: never a 500, never a shared or odd group."""
+
+from __future__ import annotations
+
+import pytest
+from channels.layers import get_channel_layer
+
+from tests.streams.observer import conftest as observer_fixtures
+from tests.streams.observer.support import call, db
+from tests.testapp.models_observer import ObsItem
+
+clients = observer_fixtures.clients
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def empty_layer():
+    await get_channel_layer().flush()
+    yield
+    await get_channel_layer().flush()
+
+
+@pytest.mark.parametrize(
+    "pk", ["abc", {}, [], None, True, 1e300, 2**80, "1; DROP TABLE x", "9" * 5000]
+)
+async def test_unusable_pks_are_404(clients, pk):
+    client = await clients()
+    reply = await call(client, "items", {"action": "subscribe_instance", "pk": pk, "request_id": 1})
+    assert reply["response_status"] == 404, reply
+    assert get_channel_layer().groups == {}
+    reply = await call(
+        client, "items", {"action": "unsubscribe_instance", "pk": pk, "request_id": 2}
+    )
+    assert reply["response_status"] in (204, 404), reply
+
+
+@pytest.mark.parametrize("snapshot", ["yes", 1, None, {}, []])
+async def test_snapshot_must_be_boolean(clients, snapshot):
+    item = await db(ObsItem.objects.create)(name="s")
+    client = await clients()
+    for action in ("subscribe_instance", "subscribe_list"):
+        reply = await call(
+            client,
+            "items",
+            {"action": action, "pk": item.pk, "snapshot": snapshot, "request_id": 1},
+        )
+        assert reply["response_status"] == 400, reply
+    assert get_channel_layer().groups == {}
+
+
+async def test_odd_request_ids_work_and_are_echoed(clients):
+    item = await db(ObsItem.objects.create)(name="r")
+    client = await clients()
+    odd = [{"nested": [1, {"a": None}]}, [1, 2], 1.5, "x" * 500, 0, False]
+    for request_id in odd:
+        reply = await call(
+            client,
+            "items",
+            {"action": "subscribe_instance", "pk": item.pk, "request_id": request_id},
+        )
+        assert reply["response_status"] == 201
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    for request_id in odd:
+        got = await client.receive_from("items", request_id=request_id)
+        assert got["action"] == "update"
+    for request_id in odd:
+        await call(
+            client,
+            "items",
+            {"action": "unsubscribe_instance", "pk": item.pk, "request_id": request_id},
+        )
+    assert get_channel_layer().groups == {}
+
+
+async def test_client_values_in_group_names_are_hashed(clients):
+    client = await clients()
+    hostile = ["../" * 100, "a" * 10_000, "é\x00\n;", {"$where": "1"}, [1, [2]], 10**30]
+    for index, school in enumerate(hostile):
+        reply = await call(
+            client,
+            "classrooms",
+            {"action": "subscribe_school", "school": school, "request_id": index},
+        )
+        assert reply["response_status"] == 201, reply
+    groups = list(get_channel_layer().groups)
+    assert len(groups) == len(hostile)  # distinct values never share a group
+    for group in groups:
+        assert len(group) < 100 and get_channel_layer().require_valid_group_name(group)
+
+
+async def test_list_filter_values_that_do_not_fit_are_400(clients):
+    client = await clients()
+    for bad in [{"a": 1}, [1, 2], 10**30, float("inf")]:
+        await client.send_raw(
+            '{"stream": "items", "payload": {"action": "subscribe_list", "color": %s, "request_id": 7}}'
+            % ("1e999" if bad == float("inf") else __import__("json").dumps(bad))
+        )
+        reply = await client.receive_from("items", request_id=7)
+        assert reply["response_status"] in (400, 404), reply
+    assert get_channel_layer().groups == {}
+
+
+async def test_unknown_message_types_from_the_layer_do_not_reach_observers(clients):
+    """Only observers registered on the class are dispatched directly."""
+    from tests.streams.observer.support import ItemConsumer
+
+    assert set(ItemConsumer.observer_message_types.values()) == {
+        "handle_instance_change",
+        "handle_list_change",
+    }

@@ -1,0 +1,164 @@
+"""Receiving side: one serialization per event for many subscribers; checks per subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from django.contrib.auth.models import User
+
+from gateway import Gateway
+from streams.observer import delivery
+from streams.observer.delivery import EventCache
+from streams.permissions import BasePermission
+from tests.streams.observer.support import (
+    SERIALIZATIONS,
+    ItemConsumer,
+    ItemSerializer,
+    call,
+    db,
+    open_client,
+    push,
+)
+from tests.testapp.models_observer import ObsItem
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class FanSerializer(ItemSerializer):
+    def to_representation(self, instance):
+        SERIALIZATIONS["fan"] += 1
+        return super().to_representation(instance)
+
+
+class FanConsumer(ItemConsumer):
+    serializer_class = FanSerializer
+
+
+FAN_APP = Gateway.as_asgi(streams={"items": FanConsumer})
+
+
+async def test_fan_out_serializes_once_per_event(clients):
+    item = await db(ObsItem.objects.create)(name="fan")
+    subscribers = [await open_client(FAN_APP) for _ in range(100)]
+    try:
+        for index, client in enumerate(subscribers):
+            await call(
+                client,
+                "items",
+                {"action": "subscribe_instance", "pk": item.pk, "request_id": index},
+            )
+        before = SERIALIZATIONS["fan"]
+        start = time.perf_counter()
+        await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+        for index, client in enumerate(subscribers):
+            got = await client.receive_from("items", request_id=index, timeout=5)
+            assert got["data"]["count"] == 1
+        elapsed = time.perf_counter() - start
+        assert SERIALIZATIONS["fan"] - before == 1
+        assert elapsed < 5  # generous; the benchmark measures it properly
+    finally:
+        for client in subscribers:
+            await client.disconnect()
+
+
+class QueriesOnCheck(BasePermission):
+    """An object permission that needs the database (so cannot run on the loop)."""
+
+    def has_object_permission(self, scope, consumer, action, obj, **kwargs):
+        return not User.objects.filter(username=f"blocked-{obj.pk}").exists()
+
+
+class QueryingConsumer(ItemConsumer):
+    permission_classes = [QueriesOnCheck]
+
+
+class CustomCheckConsumer(ItemConsumer):
+    def check_object_permissions(self, action, obj, **kwargs):
+        if obj.count >= 10:
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied()
+
+
+async def test_permission_needing_the_database_runs_in_a_thread(clients):
+    app = Gateway.as_asgi(streams={"items": QueryingConsumer})
+    item = await db(ObsItem.objects.create)(name="q")
+    client = await clients(app)
+    await call(client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": 1})
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    assert (await client.receive_from("items", request_id=1))["data"]["count"] == 1
+    await db(User.objects.create)(username=f"blocked-{item.pk}")
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=2)
+    await client.assert_no_frames(0.15)
+
+
+async def test_overridden_check_object_permissions_is_used(clients):
+    app = Gateway.as_asgi(streams={"items": CustomCheckConsumer})
+    item = await db(ObsItem.objects.create)(name="c")
+    client = await clients(app)
+    await call(client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": 1})
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    assert await client.receive_from("items", request_id=1) == push(
+        "update", {"id": item.pk, "name": "c", "count": 1, "color": "red", "owner": None}, 200, 1
+    )
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=10)
+    await client.assert_no_frames(0.15)
+
+
+async def test_event_cache_shares_one_computation():
+    cache = EventCache(size=2)
+    calls = 0
+
+    async def compute():
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return calls
+
+    results = await asyncio.gather(*(cache.get("k", compute) for _ in range(50)))
+    assert results == [1] * 50 and calls == 1
+    await cache.get("a", compute)
+    await cache.get("b", compute)
+    assert await cache.get("k", compute) == 4  # evicted (LRU of 2): computed again
+
+
+async def test_event_cache_forgets_failures_and_survives_a_cancelled_caller():
+    cache = EventCache()
+
+    async def fail():
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError):
+        await cache.get("f", fail)
+
+    async def ok():
+        return "fine"
+
+    assert await cache.get("f", ok) == "fine"
+
+    started = asyncio.Event()
+
+    async def slow():
+        started.set()
+        await asyncio.sleep(0.05)
+        return "done"
+
+    first = asyncio.ensure_future(cache.get("s", slow))
+    await started.wait()
+    first.cancel()
+    assert await cache.get("s", slow) == "done"  # the shared task was not cancelled
+
+
+async def test_event_instance_is_rebuilt_without_a_query():
+    event = {
+        "id": "e1",
+        "model": "testapp.obsitem",
+        "pk": 5,
+        "fields": {"id": 5, "name": "x", "count": 2},
+    }
+    obj = await delivery.event_instance(event)
+    assert (obj.pk, obj.name, obj.count) == (5, "x", 2)
+    assert obj._state.adding is False
+    assert await delivery.event_instance(event) is obj
