@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.staticfiles.views import serve
+from django.urls import path, re_path
+from library import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("api/stats/", views.LibraryStatsView.as_view(), name="stats"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The demo serves its few static files itself, with or without DEBUG, so
+    # `make demo` needs no collectstatic and no web server in front.
+    re_path(r"^static/(?P<path>.*)$", serve, {"insecure": True}),
+]
