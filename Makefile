@@ -42,8 +42,13 @@ demo: $(VENV)/.stamp-demo
 	@echo
 	cd demo_project && ../$(BIN)/daphne -b $(HOST) -p $(PORT) demo_project.asgi:application
 
-bench: $(VENV)/.stamp-test
-	$(BIN)/python -m benchmarks
+$(VENV)/.stamp-bench: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,demo,bench]'
+	touch $@
+
+# Side-by-side benchmarks (docs/PERFORMANCE.md); e.g. `make bench BENCH_ARGS=--quick`.
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
