@@ -42,6 +42,9 @@ RESERVED_KWARGS = frozenset({"self", "scope", "consumer"})
 
 MISSING_ACTION_MESSAGE = "Unable to find action in message body."
 
+# Back-off (seconds) while the channel layer is unreachable.
+LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class _SyncCall:
@@ -232,6 +235,54 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
                 await self.websocket_receive(message)
         else:
             await super().dispatch(message)
+
+    # ---------------------------------------------------- channel-layer outages
+    # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets
+    # any exception of ``channel_layer.receive`` end the consumer: with Redis
+    # down every socket's streams would die. This property takes that
+    # assignment and hands Channels a receive that waits for the layer to come
+    # back instead (requests and replies never need the layer meanwhile).
+    @property
+    def channel_receive(self) -> Callable[[], Any]:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Any]) -> None:
+        self.__dict__["_layer_receive"] = receive
+
+    async def _receive_from_layer(self) -> Any:
+        delay = LAYER_RETRY_MIN
+        failed = False
+        while True:
+            try:
+                if failed:
+                    await self._rejoin_groups()
+                    failed = False
+                return await self.__dict__["_layer_receive"]()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if delay == LAYER_RETRY_MIN:
+                    logger.warning(
+                        "%s: channel layer unreachable (%s); retrying. Subscriptions get no "
+                        "events until it is back.",
+                        type(self).__qualname__,
+                        exc,
+                    )
+                failed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX)
+
+    async def _rejoin_groups(self) -> None:
+        """Join this consumer's groups again: a restarted Redis has forgotten them."""
+        groups = list(getattr(self, "groups", None) or [])
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        logger.warning(
+            "%s: channel layer reachable again; %d group(s) re-joined.",
+            type(self).__qualname__,
+            len(groups),
+        )
 
     # ---------------------------------------------------------------- receive
     async def websocket_receive(self, message: dict[str, Any]) -> None:

@@ -373,3 +373,43 @@ async def test_subclass_overriding_message_hooks_sees_every_frame():
     await client.disconnect()
     assert OverridingConsumer.seen == ["w", 0, 1, 2]
     assert OverridingConsumer.batch_sizes == []  # the usual path, one hop per frame
+
+
+# ------------------------------------------------------- channel-layer outage
+from channels.layers import InMemoryChannelLayer  # noqa: E402
+from django.test import override_settings  # noqa: E402
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    """An in-memory layer whose first receives fail, like Redis going away."""
+
+    failures = 0
+
+    async def receive(self, channel):
+        if FlakyLayer.failures:
+            FlakyLayer.failures -= 1
+            raise ConnectionError("layer unreachable")
+        return await super().receive(channel)
+
+
+class GroupConsumer(AsyncAPIConsumer):
+    groups = ["news"]
+
+    async def news_message(self, event):
+        await self.reply(action="news", data=event["text"])
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "tests.streams.test_consumers.FlakyLayer"}}
+)
+async def test_channel_layer_outage_keeps_the_stream_and_rejoins(communicator):
+    from channels.layers import get_channel_layer
+
+    FlakyLayer.failures = 3
+    comm = await communicator(GroupConsumer.as_asgi())
+    # Requests are served while the layer is failing.
+    assert (await request(comm, {"action": "missing", "request_id": 1}))["response_status"] == 405
+    await asyncio.sleep(0.5)  # the back-off retries, then re-joins "news"
+    await get_channel_layer().group_send("news", {"type": "news.message", "text": "back"})
+    got = await comm.receive_json_from(timeout=2)
+    assert got["action"] == "news" and got["data"] == "back"
