@@ -49,27 +49,6 @@ async def _raise(exc: Exception) -> None:
     raise exc
 
 
-class _ChildReceive:
-    """The ``receive`` callable a child gets: ASGI's, plus ``nowait()``.
-
-    ``nowait()`` returns the next queued frame or None without waiting, so a
-    consumer can take the frames already waiting and serve them together (see
-    ``AsyncAPIConsumer``, which runs consecutive sync actions in one thread
-    hop). Order is kept: frames still come out of one queue, one at a time.
-    """
-
-    __slots__ = ("_handle",)
-
-    def __init__(self, handle: StreamHandle) -> None:
-        self._handle = handle
-
-    def __call__(self) -> Any:
-        return self._handle.receive()
-
-    def nowait(self) -> Message | None:
-        return self._handle.receive_nowait()
-
-
 class StreamState(enum.Enum):
     CONNECTING = "connecting"
     OPEN = "open"
@@ -122,11 +101,10 @@ class StreamHandle:
         self.instance: Any = None
         try:
             self.instance = route.new_instance()
-            receive = _ChildReceive(self)
             if self.instance is not None:
-                coro = self.instance(scope, receive, self.send)
+                coro = self.instance(scope, self.receive, self.send)
             else:
-                coro = route.app(scope, receive, self.send)
+                coro = route.app(scope, self.receive, self.send)
             if not asyncio.iscoroutine(coro):
                 coro = _await(coro)
         except Exception as exc:
@@ -177,22 +155,6 @@ class StreamHandle:
                 self.disconnect_delivered = True
                 return {"type": "websocket.disconnect", "code": self._stop_code}
             item = await self._queue.get()
-            if item is _WAKE:
-                continue
-            message, action, request_id = item
-            self.conn.in_flight -= 1
-            self._current = (action, request_id)
-            return message
-
-    def receive_nowait(self) -> Message | None:
-        """The next queued client frame, or None when none is waiting (or stopping)."""
-        if self._connect_pending or self._stopped:
-            return None
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return None
             if item is _WAKE:
                 continue
             message, action, request_id = item

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import async_to_sync
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -30,6 +30,7 @@ from streams.decorators import ActionSpec, get_action_spec
 from streams.errors import ActionError, exception_to_reply
 from streams.permissions import BasePermission, get_permission_instances
 from streams.settings import api_settings
+from streams.threads import run_in_action_thread
 
 logger = logging.getLogger(__name__)
 
@@ -103,22 +104,6 @@ def _bounded_request_id(request_id: Any) -> bool:
         return False
 
 
-class _ActionThread(SyncToAsync):
-    """Runs a sync action in the database thread with one hop off the event loop.
-
-    Connection housekeeping (``close_old_connections``) happens inside that same
-    hop, instead of costing an extra thread round trip per message as
-    ``AsyncConsumer.dispatch`` does.
-    """
-
-    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        try:
-            return super().thread_handler(loop, *args, **kwargs)
-        finally:
-            close_old_connections()
-
-
 class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     """Websocket consumer whose ``@action`` methods clients call by name.
 
@@ -154,15 +139,11 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._detached_tasks: set[asyncio.Task[Any]] = set()
-        self._receive_nowait: Callable[[], Any] | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # Under the gateway, receive has nowait(): the frames already queued for
-        # this stream can be taken at once and their sync actions run in one
-        # thread hop (see _dispatch_frames).
-        if self._batching:
-            self._receive_nowait = getattr(receive, "nowait", None)
-        await super().__call__(scope, receive, send)
+        # Client frames wait here for the frame worker (see dispatch). Bounded:
+        # when it is full, dispatch waits, so the socket (or the gateway's
+        # stream queue) holds the backlog and the gateway's limits apply.
+        self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.max_batch_size)
+        self._frame_worker: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ policy
     @property
@@ -221,6 +202,12 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # The client is gone: frames still waiting have nobody to answer, and an
+        # action still running has nobody to reply to.
+        worker, self._frame_worker = self._frame_worker, None
+        if worker is not None:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
         await self.cancel_detached_tasks()
         await super().websocket_disconnect(message)
 
@@ -229,10 +216,12 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         # hop: sync actions do that housekeeping inside their own thread hop and
         # async actions do it in handle_action, so it costs one hop, not two.
         if message.get("type") == "websocket.receive":
-            if self._receive_nowait is not None:
-                await self._dispatch_frames(message)
-            else:
-                await self.websocket_receive(message)
+            # Client frames are served in order by a worker task, so that
+            # channel-layer events (observer pushes) keep flowing while a slow
+            # action runs.
+            if self._frame_worker is None or self._frame_worker.done():
+                self._frame_worker = asyncio.ensure_future(self._serve_frames())
+            await self._frames.put(message)
         else:
             await super().dispatch(message)
 
@@ -361,45 +350,73 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._reply_result(action, request_id, result)
 
-    # --------------------------------------------------------------- batching
-    async def _dispatch_frames(self, first: dict[str, Any]) -> None:
-        """Serve ``first`` and the frames already queued behind it, in order.
+    # ---------------------------------------------------- frames and batching
+    async def _serve_frames(self) -> None:
+        """The frame worker: serve client frames in arrival order, forever.
 
-        Consecutive frames calling sync actions run in one hop to the database
-        thread instead of one hop each: under load (many requests in flight on
-        one stream) the hop and the connection housekeeping around it are paid
-        once per batch. Replies still go out in request order, each with its own
-        permission check, transaction and error handling. Any other frame is
-        served on its own, after the batch before it.
+        It takes every frame already waiting (up to ``max_batch_size``) and
+        serves them together: consecutive frames calling sync actions run in
+        one hop to the database thread instead of one hop each, so under load
+        (many requests in flight on one stream) the hop and the connection
+        housekeeping around it are paid once per batch. Replies still go out in
+        request order, each with its own permission check, transaction and
+        error handling. Other frames are served one by one, in their place.
         """
-        frames = [first]
-        nowait = self._receive_nowait
-        while nowait is not None and len(frames) < self.max_batch_size:
-            frame = nowait()
-            if frame is None:
-                break
-            frames.append(frame)
-        batch: list[_SyncCall] = []
-        for frame in frames:
-            call = self._batchable_call(frame)
-            if call is not None:
-                batch.append(call)
+        while True:
+            frames = [await self._frames.get()]
+            while len(frames) < self.max_batch_size and not self._frames.empty():
+                frames.append(self._frames.get_nowait())
+            if not self._batching:
+                for frame in frames:
+                    await self._serve_frame(frame)
                 continue
+            batch: list[_SyncCall] = []
+            for frame in frames:
+                content = self._decoded(frame)
+                call = self._batchable_call(content)
+                if call is not None:
+                    batch.append(call)
+                    continue
+                if batch:
+                    await self._run_batch(batch)
+                    batch = []
+                if content is _UNDECODABLE:
+                    await self._serve_frame(frame)  # answers with the decoding error
+                else:
+                    await self.receive_json(content)
             if batch:
                 await self._run_batch(batch)
-                batch = []
+
+    async def _serve_frame(self, frame: dict[str, Any]) -> None:
+        try:
             await self.websocket_receive(frame)
-        if batch:
-            await self._run_batch(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Only an override of the message hooks can get here (handle_action
+            # answers every failure itself); the socket lives on regardless.
+            await self.handle_exception(exc, action=None, request_id=None)
 
-    def _batchable_call(self, frame: dict[str, Any]) -> _SyncCall | None:
-        """The frame as a ready-to-run sync call, or None to serve it the usual way.
+    @staticmethod
+    def _decoded(frame: dict[str, Any]) -> Any:
+        """The frame's JSON content (decoded once), or ``_UNDECODABLE``."""
+        if "json" in frame:
+            return frame["json"]
+        text = frame.get("text")
+        if not isinstance(text, str):
+            return _UNDECODABLE
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            return _UNDECODABLE
 
-        Only frames that the usual path would certainly run are batched; every
-        frame that ends in an error reply takes the usual path, so the reply is
-        the same either way.
+    def _batchable_call(self, content: Any) -> _SyncCall | None:
+        """The message as a ready-to-run sync call, or None to serve it the usual way.
+
+        Only messages that the usual path would certainly run are batched;
+        every message that ends in an error reply takes the usual path, so the
+        reply is the same either way.
         """
-        content = frame.get("json")
         if not isinstance(content, dict):
             return None
         action = content.get("action")
@@ -420,7 +437,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         return _SyncCall(entry, kwargs, call_kwargs)
 
     async def _run_batch(self, calls: list[_SyncCall]) -> None:
-        outcomes = await _ActionThread(self._run_sync_calls, thread_sensitive=True)(calls)
+        outcomes = await run_in_action_thread(self._run_sync_calls, calls)
         for call, (ok, value) in zip(calls, outcomes, strict=True):
             action, request_id = call.entry.name, call.call_kwargs["request_id"]
             if ok:
@@ -471,7 +488,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         await self._reply_result(action, request_id, result)
 
     async def _run_sync_action(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
-        return await _ActionThread(self._call_sync, thread_sensitive=True)(entry, call_kwargs)
+        return await run_in_action_thread(self._call_sync, entry, call_kwargs)
 
     async def _reply_result(self, action: str, request_id: Any, result: Any) -> None:
         # DCRF sends a reply only for a (data, status) tuple; anything else means
@@ -543,6 +560,8 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.gather(*tasks, return_exceptions=True)
         self._detached_tasks.clear()
 
+
+_UNDECODABLE = object()
 
 # Hooks that frame batching replaces with its own path; a subclass overriding
 # any of them is served one frame at a time so the override always runs.

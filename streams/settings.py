@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     # Longest request_id (in characters of its JSON form) that is echoed back;
     # longer ones are refused with a 400 so a client cannot make us amplify data.
     "MAX_REQUEST_ID_LENGTH": 1024,
+    # Threads sync actions run in (see streams/threads.py); read once, at first use.
+    "ACTION_THREADS": 8,
     # Observers (streams.observer.discovery): import every installed app's
     # `consumers` module at start-up, plus these modules, so that every
     # process (workers, management commands) emits the events.

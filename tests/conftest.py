@@ -8,10 +8,11 @@ cannot see (and is locked out by) a test's uncommitted transaction. And wait
 with ``comm.receive_nothing()`` rather than a timing-out ``receive_json_from``,
 which cancels the application.
 
-The database thread outlives a test, and so does its connection; the
-autouse ``_release_database_thread_connections`` closes it after every
-database test, or the next test without database access would fail in that
-thread's ``close_old_connections``."""
+The database threads (the shared thread-sensitive one and the sync-action
+pool's) outlive a test, and so do their connections; the autouse
+``_release_database_thread_connections`` closes them after every database
+test, or the next test without database access would fail in those threads'
+``close_old_connections``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from streams.threads import call_in_every_action_thread
 
 Connect = Callable[..., Awaitable[WebsocketCommunicator]]
 
@@ -43,8 +46,12 @@ async def _release_database_thread_connections(request: Any) -> AsyncIterator[No
         "transactional_db",
     }.intersection(request.fixturenames)
     if uses_db:
-        # Runs in the thread sync actions use (asgiref's thread-sensitive one).
+        # The shared thread-sensitive thread (database_sync_to_async) and every
+        # thread of the sync-action pool (streams.threads).
         await sync_to_async(_close_thread_connections, thread_sensitive=True)()
+        await sync_to_async(call_in_every_action_thread, thread_sensitive=False)(
+            _close_thread_connections
+        )
 
 
 @pytest.fixture

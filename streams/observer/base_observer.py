@@ -181,10 +181,22 @@ class BaseObserver:
         state = subscriptions_of(consumer).setdefault(self.observer_id, {})
         joined = _consumer_groups(consumer)
         for group in groups:
-            # Joined even when already a member: idempotent, and it heals a
-            # membership a restarted Redis forgot.
-            await _join(self, layer, group, consumer.channel_name)
-            state.setdefault(group, {})[request_id_key(request_id)] = request_id
+            # Recorded before joining: events are dispatched while actions run,
+            # so one may arrive as soon as the join is done and must find the
+            # request_id. Joined even when already a member: idempotent, and it
+            # heals a membership a restarted Redis forgot.
+            request_ids = state.setdefault(group, {})
+            key = request_id_key(request_id)
+            added = key not in request_ids
+            request_ids[key] = request_id
+            try:
+                await _join(self, layer, group, consumer.channel_name)
+            except BaseException:
+                if added:
+                    request_ids.pop(key, None)
+                    if not request_ids:
+                        state.pop(group, None)
+                raise
             if group not in joined:
                 joined.append(group)
         return groups

@@ -413,3 +413,44 @@ async def test_channel_layer_outage_keeps_the_stream_and_rejoins(communicator):
     await get_channel_layer().group_send("news", {"type": "news.message", "text": "back"})
     got = await comm.receive_json_from(timeout=2)
     assert got["action"] == "news" and got["data"] == "back"
+
+
+# ------------------------------------------- events while an action is running
+class SlowWithEvents(AsyncAPIConsumer):
+    groups = ["slow-news"]
+    release: threading.Event
+
+    @action()
+    def slow(self, **kwargs):
+        assert type(self).release.wait(5)
+        return "done", 200
+
+    async def news_message(self, event):
+        await self.reply(action="news", data=event["text"])
+
+
+async def test_channel_events_are_not_held_up_by_a_slow_action(communicator):
+    from channels.layers import get_channel_layer
+
+    SlowWithEvents.release = threading.Event()
+    comm = await communicator(SlowWithEvents.as_asgi())
+    await comm.send_json_to({"action": "slow", "request_id": 1})
+    await asyncio.sleep(0.05)  # "slow" is now running in the database thread
+    await get_channel_layer().group_send("slow-news", {"type": "news.message", "text": "hi"})
+    first = await comm.receive_json_from(timeout=2)
+    SlowWithEvents.release.set()
+    second = await comm.receive_json_from(timeout=2)
+    assert (first["action"], first["data"]) == ("news", "hi")
+    assert (second["request_id"], second["data"]) == (1, "done")
+
+
+async def test_disconnect_mid_action_cancels_the_frame_worker():
+    from channels.testing import WebsocketCommunicator
+
+    SlowWithEvents.release = threading.Event()
+    comm = WebsocketCommunicator(SlowWithEvents.as_asgi(), "/")
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"action": "slow", "request_id": 1})
+    await asyncio.sleep(0.05)
+    await comm.disconnect()  # returns although "slow" has not finished
+    SlowWithEvents.release.set()
