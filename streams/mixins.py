@@ -27,15 +27,16 @@ anyway. Override the action with ``@action(atomic=False)`` to opt out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
 from rest_framework import status
 
 from streams.decorators import action
 from streams.generics import without
+from streams.threads import run_in_action_thread
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -234,10 +235,13 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
         if task is not None:
             self._streamed_lists[key] = task
         try:
-            get_page = database_sync_to_async(self.get_page)
             page_kwargs = dict(kwargs)
             while True:
-                data, last = await get_page(**page_kwargs)
+                # In the action pool, like any sync action: a long list must
+                # not occupy the process's shared database thread.
+                data, last = await run_in_action_thread(
+                    functools.partial(self.get_page, **page_kwargs)
+                )
                 data["last"] = last
                 await self.reply(
                     action=action_name, data=data, status=status.HTTP_200_OK, request_id=request_id
