@@ -85,6 +85,25 @@ def _lookup_value_is_usable(value: Any) -> bool:
     return False
 
 
+def _fields_independent_of_instance(serializer_class: type) -> bool:
+    """True when no class in the MRO outside DRF (and our hypermedia serializers,
+    whose fields never depend on the instance) defines ``__init__``."""
+    known = _INSTANCE_INDEPENDENT.get(serializer_class)
+    if known is None:
+        known = all(
+            klass is object
+            or "__init__" not in vars(klass)
+            or klass.__module__.startswith(("rest_framework.", "hypermedia."))
+            for klass in serializer_class.__mro__
+        )
+        _INSTANCE_INDEPENDENT[serializer_class] = known
+    return known
+
+
+# Memo of _fields_independent_of_instance: a class's MRO does not change.
+_INSTANCE_INDEPENDENT: dict[type, bool] = {}
+
+
 class GenericAsyncAPIConsumer(AsyncAPIConsumer):
     """Base of model consumers: queryset, serializer, lookup, filters, pagination.
 
@@ -110,6 +129,9 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         super().__init__(*args, **kwargs)
         # (HTTP method, user) -> the DRF request built for them; see get_request.
         self._request_cache: dict[str, tuple[Any, Request]] = {}
+        # serializer class -> a serializer kept to represent single objects;
+        # see represent().
+        self._representers: dict[type, BaseSerializer[Any]] = {}
 
     # ------------------------------------------------------------- queryset
     def get_queryset(self, **kwargs: Any) -> QuerySet[Any]:
@@ -170,7 +192,7 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         if not _lookup_value_is_usable(value):
             raise NotFound(NOT_FOUND_MESSAGE)
         hook_kwargs = without(kwargs, "queryset")
-        queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
+        queryset = self._lookup_queryset(hook_kwargs)
         try:
             obj = queryset.get(**{self.lookup_field: value})
         except queryset.model.DoesNotExist:
@@ -183,6 +205,24 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         action: Any = kwargs.get("action")
         self.check_object_permissions(action, obj, **without(kwargs, "action", "obj"))
         return obj
+
+    def _lookup_queryset(self, hook_kwargs: dict[str, Any]) -> QuerySet[Any]:
+        """``filter_queryset(get_queryset())`` for ``get_object``.
+
+        With the default ``get_queryset`` and no filter backends, the class's
+        queryset is used as it is: ``.get()`` clones it anyway and never caches
+        results on it, so the ``.all()`` clone ``get_queryset`` makes (to keep
+        list results from leaking between requests) would be built for nothing.
+        """
+        queryset = self.queryset
+        if (
+            type(self).get_queryset is GenericAsyncAPIConsumer.get_queryset
+            and type(self).filter_queryset is GenericAsyncAPIConsumer.filter_queryset
+            and isinstance(queryset, QuerySet)
+            and not self.filter_backends
+        ):
+            return queryset
+        return self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
 
     # ----------------------------------------------------------- serializer
     def get_serializer(
@@ -197,6 +237,32 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         serializer_class = self.get_serializer_class(**action_kwargs)
         kwargs.setdefault("context", self.get_serializer_context(**action_kwargs))
         return serializer_class(*args, **kwargs)
+
+    def represent(self, instance: Model, action_kwargs: dict[str, Any]) -> Any:
+        """``get_serializer(instance=instance).data``, without rebuilding the serializer.
+
+        DRF builds a serializer's fields anew for every instance (for a
+        ``ModelSerializer``, by introspecting the model): about a third of a
+        retrieve. A connection serializes with the same class and context over
+        and over, so one serializer per class is kept and asked for
+        ``to_representation`` of each object; its output is what ``.data``
+        would be. It is never handed out, so callers cannot hold two at once.
+        The usual path is taken when ``get_serializer`` is overridden, when the
+        context differs from the kept serializer's, and for serializer classes
+        with an ``__init__`` of their own (it may shape fields per instance).
+        """
+        if type(self).get_serializer is not GenericAsyncAPIConsumer.get_serializer:
+            return self.get_serializer(instance=instance, action_kwargs=action_kwargs).data
+        serializer_class = self.get_serializer_class(**action_kwargs)
+        if not _fields_independent_of_instance(serializer_class):
+            return self.get_serializer(instance=instance, action_kwargs=action_kwargs).data
+        context = self.get_serializer_context(**action_kwargs)
+        serializer = self._representers.get(serializer_class)
+        if serializer is None or serializer.context != context:
+            serializer = serializer_class(context=context)
+            self._representers[serializer_class] = serializer
+        serializer.instance = instance
+        return serializer.to_representation(instance)
 
     def get_serializer_class(self, **kwargs: Any) -> type[BaseSerializer[Any]]:
         if self.serializer_class is None:

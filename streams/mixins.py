@@ -78,8 +78,7 @@ class RetrieveModelMixin(_Base):
     def retrieve(self, **kwargs: Any) -> tuple[Any, int]:
         """The object named by the lookup key (``pk`` unless ``lookup_url_kwarg`` says otherwise)."""
         instance = self.get_object(**kwargs)
-        serializer = self.get_serializer(instance=instance, action_kwargs=kwargs)
-        return serializer.data, status.HTTP_200_OK
+        return self.represent(instance, kwargs), status.HTTP_200_OK
 
 
 def _forget_prefetched(instance: Model) -> None:

@@ -346,3 +346,73 @@ async def test_filter_queryset_accepts_dcrf_keyword_call(communicator, books):
     ] == "book1"
     got = await request(comm, {"action": "retrieve", "pk": books[0].pk})
     assert got["response_status"] == 404
+
+
+# ------------------------------------------------ represent(): serializer reuse
+# retrieve keeps one serializer per class and context for the connection; its
+# replies must be exactly what a fresh serializer's .data would be.
+
+
+class InstanceAwareSerializer(BookSerializer):
+    """Reads the instance in a method field: must see the object being sent."""
+
+    same_object = serializers.SerializerMethodField()
+
+    class Meta(BookSerializer.Meta):
+        fields = [*BookSerializer.Meta.fields, "same_object"]
+
+    def get_same_object(self, obj):
+        return self.instance is obj
+
+
+class PerInstanceFieldsSerializer(BookSerializer):
+    """Shapes its fields per instance in __init__: must not be reused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if getattr(self.instance, "pages", 0) > 200:
+            self.fields.pop("slug")
+
+
+class InstanceAwareConsumer(BookConsumer):
+    serializer_class = InstanceAwareSerializer
+
+
+class PerInstanceConsumer(BookConsumer):
+    serializer_class = PerInstanceFieldsSerializer
+
+
+class OwnGetSerializer(BookConsumer):
+    def get_serializer(self, action_kwargs=None, *args, **kwargs):
+        serializer = super().get_serializer(action_kwargs, *args, **kwargs)
+        serializer.context["marker"] = True
+        type(self).calls += 1
+        return serializer
+
+    calls = 0
+
+
+async def test_retrieve_replies_match_a_fresh_serializer(communicator, books):
+    comm = await communicator(InstanceAwareConsumer.as_asgi())
+    for book in books:
+        got = await request(comm, {"action": "retrieve", "pk": book.pk})
+        expected = InstanceAwareSerializer(book).data
+        expected["same_object"] = True
+        assert got["data"] == expected
+
+
+async def test_serializer_with_its_own_init_is_built_per_object(communicator, books):
+    comm = await communicator(PerInstanceConsumer.as_asgi())
+    short = await request(comm, {"action": "retrieve", "pk": books[0].pk})  # 100 pages
+    long = await request(comm, {"action": "retrieve", "pk": books[2].pk})  # 300 pages
+    assert "slug" in short["data"] and "slug" not in long["data"]
+
+
+async def test_overridden_get_serializer_is_called_for_every_retrieve(communicator, books):
+    OwnGetSerializer.calls = 0
+    comm = await communicator(OwnGetSerializer.as_asgi())
+    for book in books[:3]:
+        assert (await request(comm, {"action": "retrieve", "pk": book.pk}))[
+            "response_status"
+        ] == 200
+    assert OwnGetSerializer.calls == 3
