@@ -11,6 +11,7 @@ Every failure becomes such a reply with an error status; the socket stays open.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -21,7 +22,9 @@ from typing import Any, ClassVar
 
 from asgiref.sync import async_to_sync
 from channels.db import aclose_old_connections
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.db import transaction
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.utils.encoders import JSONEncoder
@@ -210,6 +213,48 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.gather(worker, return_exceptions=True)
         await self.cancel_detached_tasks()
         await super().websocket_disconnect(message)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve one connection: client messages here, channel-layer messages beside.
+
+        Channels' own loop (``await_many_dispatch``) makes a task and an
+        ``asyncio.wait`` per message so that it can wait on both sources; at
+        thousands of frames a second that is a large part of the event loop's
+        work. Here each source has a plain loop of its own. The channel-layer
+        loop starts once the socket is accepted (nothing may be sent before),
+        and its handler errors are logged rather than ending the stream.
+        """
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        layer_loop: asyncio.Task[None] | None = None
+        try:
+            while True:
+                message = await receive()
+                await self.dispatch(message)
+                if layer_loop is None and self.channel_layer is not None:
+                    layer_loop = asyncio.ensure_future(self._serve_layer())
+        except StopConsumer:
+            pass
+        finally:
+            if layer_loop is not None:
+                layer_loop.cancel()
+                await asyncio.gather(layer_loop, return_exceptions=True)
+
+    async def _serve_layer(self) -> None:
+        while True:
+            message = await self.channel_receive()
+            try:
+                await self.dispatch(message)
+            except Exception:
+                logger.exception(
+                    "%s: handling the channel-layer message %r failed",
+                    type(self).__qualname__,
+                    message.get("type"),
+                )
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Client frames skip AsyncConsumer's per-message close_old_connections
@@ -498,15 +543,23 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             await self.reply(action=action, data=data, status=status, request_id=request_id)
 
     async def handle_exception(self, exc: Exception, action: str | None, request_id: Any) -> None:
-        """Turn ``exc`` into an error reply; unexpected errors are logged, not shown."""
+        """Turn ``exc`` into an error reply; unexpected errors are logged, not shown.
+
+        The log record names the stream (under a gateway), the action and the
+        request_id, in the message and as record attributes (``stream``,
+        ``action``, ``request_id``) for structured log handlers.
+        """
         status, errors = exception_to_reply(exc)
         if status >= 500:
+            stream = getattr(self.scope.get("gateway"), "stream", None)
             logger.error(
-                "%s: action %r (request_id %r) failed",
+                "%s: action %r (stream %r, request_id %r) failed",
                 type(self).__qualname__,
                 action,
+                stream,
                 request_id,
                 exc_info=exc,
+                extra={"stream": stream, "action": action, "request_id": request_id},
             )
         await self.reply(action=action, errors=errors, status=status, request_id=request_id)
 

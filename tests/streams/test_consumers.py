@@ -454,3 +454,62 @@ async def test_disconnect_mid_action_cancels_the_frame_worker():
     await asyncio.sleep(0.05)
     await comm.disconnect()  # returns although "slow" has not finished
     SlowWithEvents.release.set()
+
+
+# ------------------------------------------------- what a failure's log says
+class LoggedSite(Gateway):
+    streams = {"echo-stream": EchoConsumer}
+
+
+async def test_exception_log_names_stream_action_and_request_id(caplog):
+    """Checklist 25: the traceback goes to the log with stream, action and
+    request_id (as record attributes too), never to the client."""
+    client = GatewayCommunicator(LoggedSite.as_asgi(), "/ws/")
+    assert (await client.connect())[0]
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await client.send_to("echo-stream", {"action": "boom", "request_id": "r-25"})
+        got = await client.receive_from("echo-stream", request_id="r-25")
+    assert got == reply(None, "boom", 500, "r-25", ["Internal server error."])
+    [record] = caplog.records
+    assert (record.stream, record.action, record.request_id) == ("echo-stream", "boom", "r-25")
+    assert record.getMessage() == (
+        "EchoConsumer: action 'boom' (stream 'echo-stream', request_id 'r-25') failed"
+    )
+    assert record.exc_info is not None and "secret internal detail" in str(record.exc_info[1])
+    await client.disconnect()
+
+
+async def test_exception_log_without_a_gateway_has_no_stream(communicator, caplog):
+    comm = await communicator(EchoConsumer.as_asgi())
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await request(comm, {"action": "boom", "request_id": 9})
+    [record] = caplog.records
+    assert (record.stream, record.action, record.request_id) == (None, "boom", 9)
+
+
+class FragileHandler(AsyncAPIConsumer):
+    groups = ["fragile"]
+
+    async def boom_message(self, event):
+        raise RuntimeError("handler bug")
+
+    async def news_message(self, event):
+        await self.reply(action="news", data=event["text"])
+
+    @action()
+    async def ping(self, **kwargs):
+        return "pong", 200
+
+
+async def test_a_failing_group_handler_is_logged_and_the_stream_lives(communicator, caplog):
+    from channels.layers import get_channel_layer
+
+    comm = await communicator(FragileHandler.as_asgi())
+    layer = get_channel_layer()
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await layer.group_send("fragile", {"type": "boom.message"})
+        await layer.group_send("fragile", {"type": "news.message", "text": "still here"})
+        got = await comm.receive_json_from(timeout=2)
+    assert got["data"] == "still here"
+    assert any("boom.message" in r.getMessage() for r in caplog.records)
+    assert (await request(comm, {"action": "ping"}))["data"] == "pong"
