@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ $(VENV)/.stamp-bench: setup.cfg pyproject.toml | $(BIN)/python
 # Side-by-side benchmarks (docs/PERFORMANCE.md); e.g. `make bench BENCH_ARGS=--quick`.
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Refresh docs/screenshot.png (README) from the browser test.
+screenshot: $(VENV)/.stamp-test
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_demo_browser.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
