@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     # process (workers, management commands) emits the events.
     "OBSERVER_AUTODISCOVER": True,
     "OBSERVER_MODULES": (),
+    # Most subscriptions (observer groups x request_ids) one stream consumer may
+    # hold; beyond it, subscribing answers 429. None: no cap. A consumer's
+    # `max_subscriptions` attribute overrides it.
+    "MAX_SUBSCRIPTIONS": 1000,
 }
 
 # Settings whose values may be dotted import paths, resolved on access.

@@ -27,10 +27,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 from streams.errors import ActionError
 from streams.observer.groups import group_name, request_id_key
+from streams.settings import api_settings
 
 logger = logging.getLogger(__name__)
 
 LAYER_DOWN_MESSAGE = "Subscriptions are unavailable right now; try again later."
+TOO_MANY_SUBSCRIPTIONS_MESSAGE = (
+    "Too many subscriptions on this stream (limit {limit}); unsubscribe before subscribing again."
+)
 
 #: Where a consumer instance keeps its subscriptions:
 #: ``{observer_id: {group: {request_id_key: request_id}}}``.
@@ -53,6 +57,41 @@ def _consumer_groups(consumer: Any) -> list[str]:
         # Never append to a list a class attribute shares between instances.
         groups = consumer.groups = list(getattr(consumer, "groups", None) or [])
     return groups
+
+
+def subscription_limit(consumer: Any) -> int | None:
+    """The most subscriptions ``consumer`` may hold: its ``max_subscriptions``
+    attribute, else the ``MAX_SUBSCRIPTIONS`` setting; ``None`` means no cap."""
+    limit = getattr(consumer, "max_subscriptions", None)
+    if limit is None:
+        limit = api_settings.MAX_SUBSCRIPTIONS
+    return limit
+
+
+def subscription_count(consumer: Any) -> int:
+    """How many (observer, group, request_id) subscriptions ``consumer`` holds."""
+    return sum(
+        len(request_ids)
+        for groups in subscriptions_of(consumer).values()
+        for request_ids in groups.values()
+    )
+
+
+def _check_subscription_limit(
+    consumer: Any, state: dict[str, dict[str, Any]], groups: list[str], key: str
+) -> None:
+    """Refuse (429) a subscribe that would take ``consumer`` past its cap.
+
+    Checked before anything is recorded or joined: each subscription costs
+    server memory and a channel-layer membership, and a client must not be able
+    to grow them without bound on one socket.
+    """
+    limit = subscription_limit(consumer)
+    if limit is None:
+        return
+    new = sum(1 for group in groups if key not in state.get(group, {}))
+    if new and subscription_count(consumer) + new > limit:
+        raise ActionError(TOO_MANY_SUBSCRIPTIONS_MESSAGE.format(limit=limit), status=429)
 
 
 async def _join(observer: BaseObserver, layer: Any, group: str, channel: str) -> None:
@@ -169,7 +208,9 @@ class BaseObserver:
         """Join the groups ``groups_for_consumer(*args, **kwargs)`` names, for ``request_id``.
 
         The group is joined before this returns, so a caller that reads the
-        current state afterwards cannot miss a change made in between.
+        current state afterwards cannot miss a change made in between. A
+        subscription beyond the consumer's cap (``max_subscriptions``) raises a
+        429 ``ActionError`` and joins nothing.
         """
         layer = consumer.channel_layer
         if layer is None:
@@ -178,6 +219,10 @@ class BaseObserver:
                 "layer is configured; set CHANNEL_LAYERS in the settings."
             )
         groups = list(dict.fromkeys(self.group_names_for_consumer(consumer, *args, **kwargs)))
+        key = request_id_key(request_id)
+        _check_subscription_limit(
+            consumer, subscriptions_of(consumer).get(self.observer_id, {}), groups, key
+        )
         state = subscriptions_of(consumer).setdefault(self.observer_id, {})
         joined = _consumer_groups(consumer)
         for group in groups:
@@ -186,7 +231,6 @@ class BaseObserver:
             # request_id. Joined even when already a member: idempotent, and it
             # heals a membership a restarted Redis forgot.
             request_ids = state.setdefault(group, {})
-            key = request_id_key(request_id)
             added = key not in request_ids
             request_ids[key] = request_id
             try:
@@ -269,11 +313,20 @@ class BaseObserver:
                 **extra,
             )
         except Exception:
+            stream = getattr(consumer.scope.get("gateway"), "stream", None)
             logger.exception(
-                "%s: observer handler %r failed (action %r); event dropped for this consumer.",
+                "%s: observer handler %r failed (stream %r, action %r, request_ids %r); "
+                "event dropped for this consumer.",
                 type(consumer).__qualname__,
                 self.name,
+                stream,
                 message.get("action"),
+                request_ids,
+                extra={
+                    "stream": stream,
+                    "action": message.get("action"),
+                    "request_id": request_ids,
+                },
             )
 
 

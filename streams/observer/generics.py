@@ -117,6 +117,10 @@ class ObserverConsumerMixin(_Base):
     #: Also observe many-to-many changes (DCRF's attribute).
     observer_many_to_many_relationships: ClassVar[bool] = False
 
+    #: Most subscriptions one consumer (one stream of one socket) may hold;
+    #: ``None``: the ``MAX_SUBSCRIPTIONS`` setting. Beyond it subscribing is 429.
+    max_subscriptions: ClassVar[int | None] = None
+
     #: message type -> attribute name of the class's observers (read-only).
     observer_message_types: ClassVar[Mapping[str, str]] = MappingProxyType({})
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from channels.layers import get_channel_layer
+from django.test import override_settings
 
+from gateway import Gateway
 from streams.consumers import AsyncAPIConsumer
+from streams.decorators import action
 from streams.observer import BaseObserver, model_observer
-from tests.streams.observer.support import ClassroomConsumer, call
+from tests.streams.observer.support import ClassroomConsumer, ItemConsumer, call, db
 from tests.testapp.models_observer import ObsItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,3 +126,106 @@ async def test_message_for_a_group_left_is_ignored():
     observer = BaseObserver(handler)
     await observer.receive(consumer, {"type": "handler", "body": {}, "group": "nope"})
     assert calls == []
+
+
+# ------------------------------------------------------- subscription cap (429)
+class CappedClassrooms(ClassroomConsumer):
+    max_subscriptions = 3
+
+    @action()
+    async def subscribe_both(
+        self, school: Any, pk: Any, request_id: Any = None, **kwargs: Any
+    ) -> Any:
+        """One subscribe that joins two groups (the school's and the classroom's)."""
+        await self.classroom_change.subscribe(school=school, classroom=pk, request_id=request_id)
+        return None, 201
+
+
+CAPPED_APP = Gateway.as_asgi(streams={"capped": CappedClassrooms, "items": ItemConsumer})
+
+
+async def subscribe_school(client, school, request_id, stream="capped"):
+    return await call(
+        client, stream, {"action": "subscribe_school", "school": school, "request_id": request_id}
+    )
+
+
+async def test_subscriptions_beyond_the_cap_are_429_and_join_nothing(clients):
+    client = await clients(CAPPED_APP)
+    for school in range(3):
+        assert (await subscribe_school(client, school, school))["response_status"] == 201
+    members(3)
+    refused = await subscribe_school(client, 99, "one-too-many")
+    assert refused["response_status"] == 429 and refused["data"] is None
+    assert refused["errors"] == [
+        "Too many subscriptions on this stream (limit 3); unsubscribe before subscribing again."
+    ]
+    members(3)
+    # A second request_id on a group already joined is a subscription too.
+    assert (await subscribe_school(client, 0, "again"))["response_status"] == 429
+    # Repeating an existing subscription adds nothing, so it is not refused.
+    assert (await subscribe_school(client, 2, 2))["response_status"] == 201
+    # The socket and the other streams live on; unsubscribing frees a slot.
+    await call(client, "items", {"action": "list", "request_id": "other-stream"})
+    reply = await call(
+        client, "capped", {"action": "unsubscribe_school", "school": 0, "request_id": 0}
+    )
+    assert reply["response_status"] == 204
+    assert (await subscribe_school(client, 99, "now-fits"))["response_status"] == 201
+    members(3)
+
+
+async def test_a_subscribe_joining_several_groups_is_refused_whole(clients):
+    client = await clients(CAPPED_APP)
+    for school in range(2):
+        await subscribe_school(client, school, school)
+    reply = await call(
+        client,
+        "capped",
+        {"action": "subscribe_both", "school": 7, "pk": 8, "request_id": "both"},
+    )
+    assert reply["response_status"] == 429
+    members(2)  # neither of the two groups was joined
+
+
+async def test_cap_defaults_from_the_max_subscriptions_setting(clients):
+    item = await db(ObsItem.objects.create)(name="capped")
+    with override_settings(CHANNELS_GATEWAY={"MAX_SUBSCRIPTIONS": 2}):
+        client = await clients()
+        reply = await call(
+            client,
+            "items",
+            {"action": "subscribe_instance", "pk": item.pk, "request_id": "instance"},
+        )
+        assert reply["response_status"] == 201
+        reply = await call(client, "items", {"action": "subscribe_list", "request_id": "list"})
+        assert reply["response_status"] == 201
+        # List subscriptions count like instance subscriptions.
+        refused = await call(client, "items", {"action": "subscribe_list", "request_id": "list2"})
+        assert refused["response_status"] == 429
+        refused = await call(
+            client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": "i2"}
+        )
+        assert refused["response_status"] == 429
+        # Nothing half-made: the refused list subscription gets no pushes.
+        await db(ObsItem.objects.filter(pk=item.pk).update)(count=9)
+        got = [await client.receive_from("items") for _ in range(2)]
+        assert sorted(frame["request_id"] for frame in got) == ["instance", "list"]
+        await client.assert_no_frames()
+
+
+async def test_no_cap_when_the_setting_is_none(clients):
+    with override_settings(CHANNELS_GATEWAY={"MAX_SUBSCRIPTIONS": None}):
+        client = await clients()
+        # In batches: the gateway's own in-flight cap (100) must not interfere.
+        for first in range(0, 1005, 50):
+            batch = range(first, min(first + 50, 1005))
+            for school in batch:
+                await client.send_to(
+                    "classrooms",
+                    {"action": "subscribe_school", "school": school, "request_id": school},
+                )
+            for school in batch:
+                reply = await client.receive_from("classrooms", request_id=school)
+                assert reply["response_status"] == 201
+    members(1005)

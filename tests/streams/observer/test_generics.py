@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
-from tests.streams.observer.support import call, db, push, settle
+from gateway import Gateway
+from tests.streams.observer.support import ItemConsumer, call, db, push, settle
 from tests.testapp.models_observer import ObsItem, ObsUuidItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -310,3 +313,43 @@ async def test_list_permission_filters_pushes(clients):
     await db(item.save)()
     assert (await as_bob.receive_from("items", request_id="L"))["action"] == "delete"
     await settle()
+
+
+# --------------------------------------- no lost update between join and read
+class WriteWhileReading(ItemConsumer):
+    """Another writer commits after the snapshot was read and before it is sent:
+    ``get_serializer`` runs between the two, so the write happens there."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("many"):
+            ObsItem.objects.create(name="racer", color="red")
+        else:
+            ObsItem.objects.filter(pk=kwargs["instance"].pk).update(count=42)
+        return super().get_serializer(*args, **kwargs)
+
+
+RACE_APP = Gateway.as_asgi(streams={"items": WriteWhileReading})
+
+
+async def test_change_between_subscribe_and_snapshot_is_pushed(clients):
+    """Checklist 20: the group is joined before the snapshot is read, so a
+    change committed in between still arrives as a push after the snapshot."""
+    item = await db(ObsItem.objects.create)(name="raced", count=1)
+    client = await clients(RACE_APP)
+    reply = await subscribe(client, item.pk, snapshot=True)
+    assert reply == push("subscribe_instance", item_data(item, count=1), 201, "s1")
+    got = await client.receive_from("items", request_id="s1")
+    assert got == push("update", item_data(item, count=42), 200, "s1")
+
+
+async def test_object_created_between_list_subscribe_and_snapshot_is_pushed(clients):
+    await db(ObsItem.objects.create)(name="first", color="red")
+    client = await clients(RACE_APP)
+    reply = await call(
+        client,
+        "items",
+        {"action": "subscribe_list", "color": "red", "snapshot": True, "request_id": "l"},
+    )
+    assert [entry["name"] for entry in reply["data"]] == ["first"]
+    got = await client.receive_from("items", request_id="l")
+    assert (got["action"], got["data"]["name"]) == ("create", "racer")

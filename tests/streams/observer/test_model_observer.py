@@ -102,6 +102,10 @@ async def test_handler_that_raises_is_logged_socket_lives(clients, caplog):
         await db(ObsItem.objects.create)(name="x")
         await client.assert_no_frames(0.15)
     assert "handler 'broken_handler' failed" in caplog.text
+    # The record says where: stream, event action and the subscribing request_ids.
+    [record] = [r for r in caplog.records if "broken_handler" in r.getMessage()]
+    assert (record.stream, record.action, record.request_id) == ("plain", "create", ["b"])
+    assert "stream 'plain', action 'create', request_ids ['b']" in record.getMessage()
     assert (await call(client, "plain", {"action": "ping", "request_id": 1}))["data"] == "pong"
 
 
