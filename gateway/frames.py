@@ -92,8 +92,10 @@ def nesting_exceeds(text: str, limit: int) -> bool:
 
 def echoable(value: Any) -> bool:
     """Can ``value`` be echoed in an error frame (a bounded JSON scalar)?"""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
         return True
+    if isinstance(value, int):
+        return len(str(abs(value))) <= ECHO_LIMIT
     if isinstance(value, float):
         return value == value and value not in (float("inf"), float("-inf"))
     return isinstance(value, str) and len(value) <= ECHO_LIMIT

@@ -94,15 +94,34 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+def _resolved_in_thread(decision: Any) -> Any:
+    """A permission hook's answer, from a database thread: async hooks are
+    awaited on the event loop."""
+    if inspect.isawaitable(decision):
+        return async_to_sync(_await)(decision)
+    return decision
+
+
+def _denied_by(permission: Any) -> PermissionDenied:
+    return PermissionDenied(detail=getattr(permission, "message", None))
+
+
 def _bounded_request_id(request_id: Any) -> bool:
-    """Is ``request_id`` small enough to echo back?"""
-    limit = api_settings.MAX_REQUEST_ID_LENGTH
-    if request_id is None or isinstance(request_id, bool | int | float):
+    """Is ``request_id`` small enough, and JSON enough, to echo back?
+
+    A string is measured in characters, anything else as the JSON the reply
+    would carry. ``NaN`` and infinities (Python reads ``1e309`` as infinity)
+    have no JSON form, so they are refused too.
+    """
+    if request_id is None or isinstance(request_id, bool):
         return True
+    limit = api_settings.MAX_REQUEST_ID_LENGTH
     if isinstance(request_id, str):
         return len(request_id) <= limit
+    if isinstance(request_id, int) and -(10**15) < request_id < 10**15:
+        return True
     try:
-        return len(json.dumps(request_id)) <= limit
+        return len(json.dumps(request_id, allow_nan=False)) <= limit
     except (TypeError, ValueError):
         return False
 
@@ -172,7 +191,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             if inspect.isawaitable(allowed):
                 allowed = await allowed
             if not allowed:
-                raise PermissionDenied(detail=getattr(permission, "message", None))
+                raise _denied_by(permission)
 
     def check_object_permissions(self, action: str, obj: Any, **kwargs: Any) -> None:
         """Raise ``PermissionDenied`` unless every permission allows ``action`` on ``obj``.
@@ -182,13 +201,11 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         from there.
         """
         for permission in get_permission_instances(self.get_permission_classes()):
-            allowed = permission.has_object_permission(
+            decision = permission.has_object_permission(
                 scope=self.scope, consumer=self, action=action, obj=obj, **kwargs
             )
-            if inspect.isawaitable(allowed):
-                allowed = async_to_sync(_await)(allowed)
-            if not allowed:
-                raise PermissionDenied(detail=getattr(permission, "message", None))
+            if not _resolved_in_thread(decision):
+                raise _denied_by(permission)
 
     # ------------------------------------------------------------- connection
     async def websocket_connect(self, message: dict[str, Any]) -> None:
@@ -504,13 +521,11 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     def _check_permissions_sync(self, action: str, **kwargs: Any) -> None:
         """``check_permissions`` for the database thread (batching keeps that hook)."""
         for permission in get_permission_instances(self.get_permission_classes()):
-            allowed = permission.has_permission(
+            decision = permission.has_permission(
                 scope=self.scope, consumer=self, action=action, **kwargs
             )
-            if inspect.isawaitable(allowed):
-                allowed = async_to_sync(_await)(allowed)
-            if not allowed:
-                raise PermissionDenied(detail=getattr(permission, "message", None))
+            if not _resolved_in_thread(decision):
+                raise _denied_by(permission)
 
     def _call_sync(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
         method = getattr(self, entry.attribute)

@@ -54,21 +54,13 @@ from rest_framework.viewsets import ViewSetMixin
 from streams.consumers import AsyncAPIConsumer, RegisteredAction
 from streams.decorators import ActionSpec
 from streams.errors import ActionError, format_errors
-from streams.scope_utils import request_from_scope
+from streams.scope_utils import ACTION_METHODS, request_from_scope
 
 __all__ = ["DEFAULT_MAPPED_ACTIONS", "DjangoViewAsConsumer", "view_as_consumer"]
 
-#: Socket action -> HTTP method, when ``view_as_consumer`` gets no mapping.
-DEFAULT_MAPPED_ACTIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "create": "POST",
-        "update": "PUT",
-        "patch": "PATCH",
-        "delete": "DELETE",
-        "list": "GET",
-        "retrieve": "GET",
-    }
-)
+#: Socket action -> HTTP method, when ``view_as_consumer`` gets no mapping:
+#: the same conventions wrapped DRF permissions see.
+DEFAULT_MAPPED_ACTIONS: Mapping[str, str] = ACTION_METHODS
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
