@@ -37,6 +37,7 @@ from gateway.frames import (
     encode_error,
     sniff_stream,
 )
+from gateway.memory import releaser
 from gateway.options import DEFAULT_OPTIONS, GatewayOptions
 from gateway.routing import Route, RouteTable, StreamScope
 from gateway.stream import StreamHandle, StreamState
@@ -180,10 +181,12 @@ class Gateway:
         self.scope = scope
         self._send = send
         code: int | None = None
+        releaser.opened()
         try:
             code = await self._serve(receive)
         finally:
             self._abandon()
+            releaser.closed()
             if code is not None:
                 logger.info(
                     "gateway %s: connection closed (code %s; %d stream(s) started, %d frame(s) "
