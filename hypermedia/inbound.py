@@ -3,7 +3,8 @@
 The link is resolved the way sending it would be answered: by the target
 stream's own consumer (its ``get_queryset``, filter backends, lookup,
 ``check_permissions`` and object permissions), for the user of the
-connection. A client therefore cannot attach, through a relation, an object it
+connection, for the link's action and, when the stream offers it, for
+``retrieve`` too. A client therefore cannot attach, through a relation, an object it
 could not retrieve itself. Each failure is a field error (a 400 reply from the
 action that validated the serializer), never a 403/404 reply or a 500.
 
@@ -50,6 +51,8 @@ WRONG_MODEL_MESSAGE = "Stream {stream!r} serves {found}, not {expected}."
 #: Longest client-given name echoed in an error; longer ones are cut, so an
 #: error reply never grows with the input.
 ECHO_LIMIT = 64
+
+RETRIEVE = "retrieve"
 
 #: Payload keys that are the frame's own, not lookups.
 _NOT_LOOKUPS = frozenset({"action", "request_id"})
@@ -143,9 +146,16 @@ def resolve_link(
 
     consumer = target.new_consumer()
     consumer.scope = stream_scope_for(scope, stream)
+    # A link names an object: whoever may not retrieve it must not reach it by
+    # naming a laxer action of the same stream ("list", "create"...), so a
+    # stream that offers retrieve also decides as retrieve.
+    actions = [action]
+    if action != RETRIEVE and target.offers(RETRIEVE):
+        actions.append(RETRIEVE)
     try:
-        _check_permissions(consumer, action, lookups)
-        obj = consumer.get_object(action=action, **lookups)
+        for checked in actions:
+            _check_permissions(consumer, checked, lookups)
+            obj = consumer.get_object(action=checked, **lookups)
     except (Http404, ObjectDoesNotExist, NotFound):
         raise _fail(NOT_FOUND_MESSAGE) from None
     except (DRFPermissionDenied, DjangoPermissionDenied) as exc:

@@ -225,6 +225,7 @@ class BaseObserver:
         )
         state = subscriptions_of(consumer).setdefault(self.observer_id, {})
         joined = _consumer_groups(consumer)
+        added_here: list[str] = []
         for group in groups:
             # Recorded before joining: events are dispatched while actions run,
             # so one may arrive as soon as the join is done and must find the
@@ -240,7 +241,12 @@ class BaseObserver:
                     request_ids.pop(key, None)
                     if not request_ids:
                         state.pop(group, None)
+                # All or nothing: the caller gets an error, so the groups this
+                # call joined before the failure must not keep pushing.
+                await self.drop(consumer, added_here, request_id=request_id)
                 raise
+            if added:
+                added_here.append(group)
             if group not in joined:
                 joined.append(group)
         return groups

@@ -15,11 +15,14 @@ What it costs and what it can't see is in ``docs/OBSERVERS.md`` ("Bulk
 writes"): ``update()`` reads the matching pks first and the changed rows
 after (two queries, in batches of 500); ``bulk_update()`` reads the rows after
 (and before, for observers that track group moves); raw SQL stays invisible;
-``bulk_create()`` reports only objects that got their pk back.
+``bulk_create()`` reports only objects that got their pk back; with
+``ignore_conflicts`` (one query before, one after) only the rows it inserted,
+with ``update_conflicts`` (one query after) the rows as stored.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -34,6 +37,9 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=models.Model)
 
 BATCH_SIZE = 500
+
+#: ``QuerySet.bulk_create``'s signature, to read its options however they are passed.
+_BULK_CREATE = inspect.signature(models.QuerySet.bulk_create)
 
 
 class ObservableQuerySet(models.QuerySet[M]):
@@ -68,16 +74,30 @@ class ObservableQuerySet(models.QuerySet[M]):
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
         if not self._observed():
             return super().bulk_create(objs, *args, **kwargs)
-        upsert = bool(kwargs.get("update_conflicts"))
+        objs = list(objs)
+        options = _BULK_CREATE.bind(self, objs, *args, **kwargs).arguments
+        ignore = bool(options.get("ignore_conflicts"))
+        upsert = bool(options.get("update_conflicts"))
         with transaction.atomic(using=self.db):
+            # A preset pk (a UUID default, an explicit id) stays on the object
+            # even when the database skipped its row (ignore_conflicts) or
+            # kept some of the stored values (update_conflicts): report what
+            # the database holds, never the object as the caller built it.
+            before: set[Any] = set()
+            if ignore:
+                before = self._existing_pks([obj.pk for obj in objs if obj.pk is not None])
             created = super().bulk_create(objs, *args, **kwargs)
-            missing = 0
-            for obj in created:
-                if obj.pk is None:
-                    missing += 1
-                    continue
-                # An upsert may have updated an existing row: report "update".
-                record_change(self.model, obj, UPDATE if upsert else CREATE, self.db)
+            pks = [obj.pk for obj in created if obj.pk is not None]
+            missing = len(created) - len(pks)
+            if ignore:
+                self._record_stored([pk for pk in pks if pk not in before], CREATE)
+            elif upsert:
+                # The database doesn't say which rows were inserted: "update".
+                self._record_stored(pks, UPDATE)
+            else:
+                for obj in created:
+                    if obj.pk is not None:
+                        record_change(self.model, obj, CREATE, self.db)
         if missing:
             logger.info(
                 "bulk_create of %d %s: %d object(s) got no pk back from the database and "
@@ -87,6 +107,21 @@ class ObservableQuerySet(models.QuerySet[M]):
                 missing,
             )
         return created
+
+    def _existing_pks(self, pks: list[Any]) -> set[Any]:
+        manager = self.model._base_manager.using(self.db)
+        found: set[Any] = set()
+        for start in range(0, len(pks), BATCH_SIZE):
+            batch = pks[start : start + BATCH_SIZE]
+            found.update(manager.filter(pk__in=batch).values_list("pk", flat=True))
+        return found
+
+    def _record_stored(self, pks: list[Any], action: str) -> None:
+        """Report the stored rows of ``pks`` (those that exist) as ``action``."""
+        manager = self.model._base_manager.using(self.db)
+        for start in range(0, len(pks), BATCH_SIZE):
+            for obj in manager.filter(pk__in=pks[start : start + BATCH_SIZE]):
+                record_change(self.model, obj, action, self.db)
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 

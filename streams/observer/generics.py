@@ -258,8 +258,14 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         instance = await database_sync_to_async(self.get_object)(**kwargs)
         pk = instance.pk
         await observer.subscribe(self, pk=pk, request_id=request_id)
-        lookup = self.lookup_url_kwarg or self.lookup_field
-        self._observed_lookups()[canonical(kwargs.get(lookup))] = pk
+        if not self._looks_up_by_pk(observer):
+            # Kept to unsubscribe from a deleted object, whose lookup value can
+            # no longer be resolved. One spelling per pk: a client repeating a
+            # subscription under other spellings must not grow this.
+            lookups = self._observed_lookups()
+            for stale in [k for k, v in lookups.items() if v == pk]:
+                del lookups[stale]
+            lookups[canonical(kwargs.get(self.lookup_url_kwarg or self.lookup_field))] = pk
         if not snapshot:
             return None, status.HTTP_201_CREATED
         try:
@@ -268,6 +274,10 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             await observer.unsubscribe(self, pk=pk, request_id=request_id)
             raise
         return data, status.HTTP_201_CREATED
+
+    def _looks_up_by_pk(self, observer: ModelObserver) -> bool:
+        """Does the lookup value name the pk (so it converts back without a query)?"""
+        return self.lookup_field in ("pk", observer.model_cls._meta.pk.name)
 
     def _snapshot(self, kwargs: dict[str, Any]) -> Any:
         instance = self.get_object(**kwargs)
@@ -287,7 +297,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         key = canonical(value)
         if key in lookups:
             pk = lookups[key]
-        elif self.lookup_field in ("pk", observer.model_cls._meta.pk.name):
+        elif self._looks_up_by_pk(observer):
             try:
                 pk = _canonical_pk(observer.model_cls, value)
             except NotFound:

@@ -15,8 +15,14 @@ from django.contrib.auth.models import User
 
 from gateway.testing import GatewayCommunicator
 from hypermedia.inbound import ECHO_LIMIT, MALFORMED_MESSAGE
+from streams.generics import GenericAsyncAPIConsumer
+from streams.mixins import CreateModelMixin, ListModelMixin, RetrieveModelMixin
+from streams.permissions import BasePermission
 from tests.hypermedia.support import (
+    STREAMS,
+    BookSerializer,
     Library,
+    NoteConsumer,
     NoteSerializer,
     NotesGateway,
     context_for,
@@ -156,3 +162,48 @@ async def test_hostile_links_never_break_the_stream(wire_lib: Library) -> None:
         reply = await comm.receive_from(stream="notes", request_id="ok", timeout=3)
         assert reply["response_status"] == 201
     assert await sync_to_async(HyperBook.objects.count)() == 4
+
+
+class RetrieveOwnerOnly(BasePermission):
+    """Only ``retrieve`` is guarded (list/create answer no single object)."""
+
+    message = "Only the owner may read this book."
+
+    def has_object_permission(
+        self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
+    ) -> bool:
+        if action != "retrieve":
+            return True
+        user = scope.get("user")
+        return obj.owner_id is None or (user is not None and obj.owner_id == user.pk)
+
+
+class ReadGuardedBookConsumer(
+    ListModelMixin, RetrieveModelMixin, CreateModelMixin, GenericAsyncAPIConsumer
+):
+    queryset = HyperBook.objects.all()
+    serializer_class = BookSerializer
+    permission_classes = [RetrieveOwnerOnly]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["list", "create"])
+def test_another_action_in_a_link_cannot_skip_retrieve_permissions(action: str) -> None:
+    # The client may not retrieve Emma; naming a laxer action of the same
+    # stream in the link must not resolve her either.
+    lib = Library()
+    lib.emma.owner = User.objects.create_user("owner")
+    lib.emma.save()
+    routes = table({**STREAMS, "books": ReadGuardedBookConsumer, "notes": NoteConsumer})
+    serializer = NoteSerializer(
+        data={"text": "x", "book": link("books", action, pk=lib.emma.pk)},
+        context=context_for(routes, "notes"),
+    )
+    assert not serializer.is_valid()
+    assert serializer.errors["book"] == ["Only the owner may read this book."]
+    # Unguarded objects still resolve through such links.
+    serializer = NoteSerializer(
+        data={"text": "x", "book": link("books", action, pk=lib.dune.pk)},
+        context=context_for(routes, "notes"),
+    )
+    assert serializer.is_valid(), serializer.errors

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from channels.layers import get_channel_layer
 
+from gateway import Gateway
 from tests.streams.observer import conftest as observer_fixtures
-from tests.streams.observer.support import call, db
+from tests.streams.observer.support import ItemConsumer, call, db
 from tests.testapp.models_observer import ObsItem
 
 clients = observer_fixtures.clients
@@ -109,3 +112,40 @@ async def test_unknown_message_types_from_the_layer_do_not_reach_observers(clien
         "handle_instance_change",
         "handle_list_change",
     }
+
+
+#: Instances of _RecordingItemConsumer, to measure what a socket holds.
+_RECORDED: list[Any] = []
+
+
+class _RecordingItemConsumer(ItemConsumer):
+    async def websocket_connect(self, message: Any) -> None:
+        _RECORDED.append(self)
+        await super().websocket_connect(message)
+
+
+async def test_spellings_of_one_pk_do_not_grow_server_state(clients):
+    # " 7", "07", "+7"... all name pk 7 and repeat one subscription (no 429),
+    # so nothing per spelling may be kept, or one socket grows without bound.
+    item = await db(ObsItem.objects.create)(name="a")
+    _RECORDED.clear()
+    client = await clients(Gateway.as_asgi(streams={"items": _RecordingItemConsumer}))
+    spellings = [str(item.pk)] + [" " * n + str(item.pk) for n in range(1, 40)]
+    spellings += ["0" * n + str(item.pk) for n in range(1, 40)]
+    for spelling in spellings:
+        reply = await call(
+            client, "items", {"action": "subscribe_instance", "pk": spelling, "request_id": 1}
+        )
+        assert reply["response_status"] == 201, reply
+    [consumer] = _RECORDED
+    state = consumer.__dict__
+    held = sum(
+        len(v) for k, v in state.items() if k.startswith("_observer") and isinstance(v, dict)
+    )
+    assert held <= 1
+    # The subscription still ends through any spelling.
+    reply = await call(
+        client, "items", {"action": "unsubscribe_instance", "pk": f"00{item.pk}", "request_id": 1}
+    )
+    assert reply["response_status"] == 204
+    assert get_channel_layer().groups == {}

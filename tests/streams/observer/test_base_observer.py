@@ -229,3 +229,27 @@ async def test_no_cap_when_the_setting_is_none(clients):
                 reply = await client.receive_from("classrooms", request_id=school)
                 assert reply["response_status"] == 201
     members(1005)
+
+
+async def test_a_subscribe_that_fails_halfway_leaves_no_group_joined(clients, monkeypatch):
+    # The layer joins the first group, then fails: the client gets a 503 and
+    # must not keep receiving the first group's events.
+    layer = get_channel_layer()
+    real_group_add = layer.group_add
+    calls: list[str] = []
+
+    async def flaky_group_add(group: str, channel: str) -> None:
+        calls.append(group)
+        if len(set(calls)) > 1:
+            raise ConnectionError("layer went away")
+        await real_group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", flaky_group_add)
+    client = await clients(CAPPED_APP)
+    reply = await call(
+        client,
+        "capped",
+        {"action": "subscribe_both", "school": 7, "pk": 8, "request_id": "both"},
+    )
+    assert reply["response_status"] == 503
+    members(0)

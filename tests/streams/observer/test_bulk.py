@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from tests.streams.observer.support import call, db
-from tests.testapp.models_observer import ObsItem, ObsSchool, ObsTag
+from tests.testapp.models_observer import ObsItem, ObsSchool, ObsTag, ObsUuidItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,3 +108,47 @@ async def test_unobserved_model_keeps_plain_behaviour():
     # ObsTag has no observer: the plain QuerySet path, no extra work.
     await db(ObsTag.objects.create)(name="t")
     assert await db(ObsTag.objects.filter(name="t").update)(name="u") == 1
+
+
+async def test_bulk_create_ignore_conflicts_reports_only_inserted_rows(clients):
+    # Objects with a preset pk keep it even when the database skipped their
+    # row: only rows really inserted are reported, with what was stored.
+    stored = await db(ObsUuidItem.objects.create)(name="stored")
+    client = await clients()
+    await call(
+        client, "uuids", {"action": "subscribe_instance", "pk": str(stored.pk), "request_id": "s"}
+    )
+    fresh = ObsUuidItem(name="fresh")
+    await db(ObsUuidItem.objects.bulk_create)(
+        [ObsUuidItem(id=stored.pk, name="never stored"), fresh], ignore_conflicts=True
+    )
+    await client.assert_no_frames(0.2)
+    assert await db(ObsUuidItem.objects.filter(pk=fresh.pk).exists)()
+
+
+async def test_bulk_create_ignore_conflicts_reports_inserted_rows(clients):
+    client = await list_client(clients)
+    existing = await db(ObsItem.objects.create)(name="old")
+    await client.receive_from("items", request_id="L")  # its create
+    fresh_pk = existing.pk + 100
+    await db(ObsItem.objects.bulk_create)(
+        [ObsItem(id=existing.pk, name="clobber?"), ObsItem(id=fresh_pk, name="new")],
+        ignore_conflicts=True,
+    )
+    [got] = await frames(client, 1)
+    assert (got["action"], got["data"]["id"], got["data"]["name"]) == ("create", fresh_pk, "new")
+    await client.assert_no_frames(0.1)
+
+
+async def test_bulk_create_upsert_reports_the_stored_row(clients):
+    item = await db(ObsItem.objects.create)(name="a", count=1)
+    client = await list_client(clients)
+    await db(ObsItem.objects.bulk_create)(
+        [ObsItem(id=item.pk, name="b", count=99)],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=["name"],
+    )
+    [got] = await frames(client, 1)
+    # count was not among update_fields: the row still holds 1.
+    assert (got["action"], got["data"]["name"], got["data"]["count"]) == ("update", "b", 1)
