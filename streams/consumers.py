@@ -30,7 +30,7 @@ from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.utils.encoders import JSONEncoder
 
 from streams.decorators import ActionSpec, get_action_spec
-from streams.errors import ActionError, exception_to_reply
+from streams.errors import SERVER_ERROR_MESSAGE, ActionError, exception_to_reply
 from streams.permissions import BasePermission, get_permission_instances
 from streams.settings import api_settings
 from streams.threads import run_in_action_thread
@@ -603,7 +603,28 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             if close:
                 await self.close(close)
             return
-        await super().send_json(content, close=close)
+        try:
+            text = await self.encode_json(content)
+        except (TypeError, ValueError, RecursionError):
+            # Standalone there is no gateway to turn this into a 500 frame, and
+            # the exception would end the frame worker, silently dropping the
+            # frames queued behind this one. Answer like the gateway does.
+            logger.exception("%s: a reply cannot be encoded as JSON", type(self).__qualname__)
+            action, request_id = (
+                (content.get("action"), content.get("request_id"))
+                if isinstance(content, dict)
+                else (None, None)
+            )
+            text = await self.encode_json(
+                {
+                    "errors": [SERVER_ERROR_MESSAGE],
+                    "data": None,
+                    "action": action if isinstance(action, str) else None,
+                    "response_status": 500,
+                    "request_id": request_id if _bounded_request_id(request_id) else None,
+                }
+            )
+        await super().send(text_data=text, close=close)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:

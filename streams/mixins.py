@@ -27,6 +27,7 @@ anyway. Override the action with ``@action(atomic=False)`` to opt out.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import logging
@@ -210,12 +211,15 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
     def get_page(self, **kwargs: Any) -> tuple[dict[str, Any], bool]:
         """Build one page (sync, in the database thread) and say if it is the last."""
         hook_kwargs = without(kwargs, "queryset")
-        paginator = self.paginator
-        if paginator is None:
+        if self.paginator is None:
             raise TypeError(
                 f"{type(self).__qualname__} streams pages, so it needs a pagination_class; "
                 "set one (e.g. streams.pagination.WebsocketLimitOffsetPagination)."
             )
+        # A paginator keeps the page it builds (limit, offset, count) on itself,
+        # and several streamed lists of one socket build pages at the same time
+        # in different action threads: each page gets its own copy.
+        paginator = copy.copy(self.paginator)
         queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
         page = paginator.paginate_queryset(queryset, self.scope, self, **hook_kwargs)
         serializer = self.get_serializer(instance=page, many=True, action_kwargs=kwargs)

@@ -513,3 +513,34 @@ async def test_a_failing_group_handler_is_logged_and_the_stream_lives(communicat
     assert got["data"] == "still here"
     assert any("boom.message" in r.getMessage() for r in caplog.records)
     assert (await request(comm, {"action": "ping"}))["data"] == "pong"
+
+
+class UnencodableReply(AsyncAPIConsumer):
+    @action()
+    async def leaky(self, **kwargs):
+        return object(), 200  # a programming error: not JSON
+
+    @action()
+    def sync_leaky(self, **kwargs):
+        return {"when": object()}, 200
+
+    @action()
+    async def ping(self, **kwargs):
+        return "pong", 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", ["leaky", "sync_leaky"])
+async def test_unencodable_reply_is_500_and_later_frames_are_served(communicator, caplog, name):
+    # Standalone (no gateway) the reply is encoded by the consumer. Encoding
+    # used to raise inside the frame worker, which died: no reply for this
+    # frame, and the frames queued behind it were never served.
+    comm = await communicator(UnencodableReply.as_asgi())
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await comm.send_json_to({"action": name, "request_id": 1})
+        await comm.send_json_to({"action": "ping", "request_id": 2})
+        first = await comm.receive_json_from(timeout=2)
+        second = await comm.receive_json_from(timeout=2)
+    assert first == reply(None, name, 500, 1, ["Internal server error."])
+    assert second == reply("pong", "ping", 200, 2)
+    assert "cannot be encoded" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.exceptions import ValidationError
 
-from streams import mixins
+from streams import mixins, pagination
 from streams.decorators import action
 from streams.generics import GenericAsyncAPIConsumer
 from streams.permissions import BasePermission
@@ -474,3 +475,35 @@ async def test_disconnect_cancels_stream(books):
 def test_streamed_list_is_detached():
     spec = StreamedConsumer.actions["list"].spec
     assert spec.detached and spec.is_async
+
+
+class RendezvousPagination(pagination.WebsocketLimitOffsetPagination):
+    """Holds the first page of each list until two lists are building one."""
+
+    barrier = threading.Barrier(2, timeout=2)
+
+    def get_count(self, queryset):
+        if self.offset == 0:
+            self.barrier.wait()
+        return super().get_count(queryset)
+
+
+class RendezvousStreamedConsumer(StreamedConsumer):
+    pagination_class = RendezvousPagination
+
+
+async def test_concurrent_streamed_lists_keep_their_own_pages(communicator, books):
+    # Two streamed lists of one socket build pages at the same time in two
+    # action threads. They used to share the consumer's paginator, whose
+    # limit/offset/count one list overwrote under the other.
+    RendezvousPagination.barrier.reset()
+    comm = await communicator(RendezvousStreamedConsumer.as_asgi())
+    await comm.send_json_to({"action": "list", "limit": 1, "request_id": "one"})
+    await comm.send_json_to({"action": "list", "limit": 3, "request_id": "three"})
+    frames = await receive_all(comm, quiet=0.3)
+    for request_id, limit, offsets in (("one", 1, [0, 1, 2, 3, 4]), ("three", 3, [0, 3])):
+        pages = [f["data"] for f in frames if f["request_id"] == request_id]
+        assert [p["offset"] for p in pages] == offsets
+        assert {p["limit"] for p in pages} == {limit}
+        assert [len(p["results"]) for p in pages] == [min(limit, 5 - o) for o in offsets]
+        assert [p["last"] for p in pages] == [o == offsets[-1] for o in offsets]
