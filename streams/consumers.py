@@ -166,6 +166,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         # stream queue) holds the backlog and the gateway's limits apply.
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.max_batch_size)
         self._frame_worker: asyncio.Task[None] | None = None
+        self._layer_loop: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ policy
     @property
@@ -224,10 +225,16 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # The client is gone: frames still waiting have nobody to answer, and an
         # action still running has nobody to reply to.
-        worker, self._frame_worker = self._frame_worker, None
-        if worker is not None:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+        # The channel-layer loop stops first: a group handler running while the
+        # groups are left could join one again or start a task, and a layer
+        # coming back from an outage would re-join them all.
+        tasks = [self._frame_worker, self._layer_loop]
+        self._frame_worker = self._layer_loop = None
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not None and task is not current:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.cancel_detached_tasks()
         await super().websocket_disconnect(message)
 
@@ -247,16 +254,18 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         if self.channel_layer is not None:
             self.channel_name = await self.channel_layer.new_channel()
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-        layer_loop: asyncio.Task[None] | None = None
+        started = False
         try:
             while True:
                 message = await receive()
                 await self.dispatch(message)
-                if layer_loop is None and self.channel_layer is not None:
-                    layer_loop = asyncio.ensure_future(self._serve_layer())
+                if not started and self.channel_layer is not None:
+                    started = True
+                    self._layer_loop = asyncio.ensure_future(self._serve_layer())
         except StopConsumer:
             pass
         finally:
+            layer_loop, self._layer_loop = self._layer_loop, None
             if layer_loop is not None:
                 layer_loop.cancel()
                 await asyncio.gather(layer_loop, return_exceptions=True)

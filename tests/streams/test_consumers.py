@@ -544,3 +544,37 @@ async def test_unencodable_reply_is_500_and_later_frames_are_served(communicator
     assert first == reply(None, name, 500, 1, ["Internal server error."])
     assert second == reply("pong", "ping", 200, 2)
     assert "cannot be encoded" in caplog.text
+
+
+class SlowDiscardLayer(InMemoryChannelLayer):
+    """Leaving a group takes a while, as over the network with Redis."""
+
+    async def group_discard(self, group, channel):
+        await asyncio.sleep(0.1)
+        await super().group_discard(group, channel)
+
+
+class LateJoiner(AsyncAPIConsumer):
+    groups = ["late-start"]
+
+    async def join_message(self, event):
+        await asyncio.sleep(0.05)  # wakes while the disconnect is leaving groups
+        await self.channel_layer.group_add("joined-too-late", self.channel_name)
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "tests.streams.test_consumers.SlowDiscardLayer"}}
+)
+async def test_disconnect_stops_group_handlers_before_leaving_groups():
+    from channels.layers import get_channel_layer
+    from channels.testing import WebsocketCommunicator
+
+    layer = get_channel_layer()
+    comm = WebsocketCommunicator(LateJoiner.as_asgi(), "/")
+    assert (await comm.connect())[0]
+    await layer.group_send("late-start", {"type": "join.message"})
+    await asyncio.sleep(0.01)  # the handler is now sleeping
+    await comm.disconnect()
+    await asyncio.sleep(0.2)
+    assert "joined-too-late" not in layer.groups
+    assert "late-start" not in layer.groups
