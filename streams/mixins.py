@@ -34,6 +34,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 
 from streams.decorators import action
 from streams.generics import without
@@ -204,6 +205,10 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
     page size (no ``PAGE_SIZE``, no ``limit``) the whole list is one page.
     """
 
+    #: Streamed lists one stream of a socket may run at once; more are 429.
+    #: Each holds an action thread per page, and the pool is the process's.
+    max_streamed_lists: int | None = 4
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._streamed_lists: dict[str, asyncio.Task[Any]] = {}
@@ -234,6 +239,13 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
         previous = self._streamed_lists.get(key)
         if previous is not None:
             previous.cancel()
+        elif self.max_streamed_lists is not None:
+            running = sum(1 for task in self._streamed_lists.values() if not task.done())
+            if running >= self.max_streamed_lists:
+                raise Throttled(
+                    detail=f"Too many streamed lists at once (at most {self.max_streamed_lists} "
+                    "per stream); cancel one with list_cancel or wait for it to finish."
+                )
         task = asyncio.current_task()
         if task is not None:
             self._streamed_lists[key] = task

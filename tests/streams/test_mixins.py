@@ -507,3 +507,20 @@ async def test_concurrent_streamed_lists_keep_their_own_pages(communicator, book
         assert {p["limit"] for p in pages} == {limit}
         assert [len(p["results"]) for p in pages] == [min(limit, 5 - o) for o in offsets]
         assert [p["last"] for p in pages] == [o == offsets[-1] for o in offsets]
+
+
+class TwoStreamsAtMost(SlowStreamedConsumer):
+    max_streamed_lists = 2
+
+
+async def test_streamed_lists_per_stream_are_capped(communicator, books):
+    comm = await communicator(TwoStreamsAtMost.as_asgi())
+    for request_id in ("a", "b", "c"):
+        await comm.send_json_to({"action": "list", "limit": 1, "request_id": request_id})
+    frames = await receive_all(comm, quiet=0.3)
+    refused = [f for f in frames if f["response_status"] == 429]
+    assert [f["request_id"] for f in refused] == ["c"]
+    assert {f["request_id"] for f in frames if f["response_status"] == 200} == {"a", "b"}
+    # Once they are done, a new one may start.
+    await comm.send_json_to({"action": "list", "limit": 5, "request_id": "d"})
+    assert (await comm.receive_json_from(timeout=2))["response_status"] == 200
