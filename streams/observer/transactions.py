@@ -88,15 +88,31 @@ class _Marker:
 @dataclass(eq=False)
 class _Pending:
     emit: Emit
-    hooks: list[Any]
+    # id() of the connection's run_on_commit list when last seen: Django
+    # replaces the list on rollbacks. Not the list itself: it holds the flush
+    # callback, which holds this record, and that cycle would outlive a rollback.
+    hooks_id: int
     records: list[tuple[_Marker, Hashable, Change]] = field(default_factory=list)
     markers: dict[tuple[Any, ...], _Marker] = field(default_factory=dict)
     generation: int = 0
-    flush: Callable[[], None] | None = None
+    # Weak: the flush closure holds this record, and a cycle would keep both
+    # alive after a rollback until the garbage collector ran.
+    flush_ref: weakref.ref[Callable[[], None]] | None = None
 
 
-#: The open transaction's pending changes, per connection (connections are per thread).
-_pending: weakref.WeakKeyDictionary[BaseDatabaseWrapper, _Pending] = weakref.WeakKeyDictionary()
+#: The open transaction's pending changes, per connection (connections are per
+#: thread). Held weakly: the only strong reference is the flush callback in the
+#: connection's ``run_on_commit``, so when a rollback empties that list the
+#: changes (copies of every written instance) are freed at once, not at the
+#: connection's next write.
+_pending: weakref.WeakKeyDictionary[BaseDatabaseWrapper, weakref.ref[_Pending]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _live_pending(connection: BaseDatabaseWrapper) -> _Pending | None:
+    ref = _pending.get(connection)
+    return ref() if ref is not None else None
 
 
 def record(using: str, key: Hashable, change: Change, emit: Emit) -> None:
@@ -116,17 +132,18 @@ def record(using: str, key: Hashable, change: Change, emit: Emit) -> None:
 
 
 def _pending_for(connection: BaseDatabaseWrapper, emit: Emit) -> _Pending:
-    pending = _pending.get(connection)
-    if pending is not None and pending.hooks is not connection.run_on_commit:
+    pending = _live_pending(connection)
+    if pending is not None and pending.hooks_id != id(connection.run_on_commit):
         # Django replaces the list on rollback (all our callbacks gone: a new
         # transaction) and on savepoint rollback (our flush survives).
-        if any(entry[1] is pending.flush for entry in connection.run_on_commit):
-            pending.hooks = connection.run_on_commit
+        flush = pending.flush_ref() if pending.flush_ref is not None else None
+        if flush is not None and any(entry[1] is flush for entry in connection.run_on_commit):
+            pending.hooks_id = id(connection.run_on_commit)
         else:
             pending = None
     if pending is None:
-        pending = _Pending(emit=emit, hooks=connection.run_on_commit)
-        _pending[connection] = pending
+        pending = _Pending(emit=emit, hooks_id=id(connection.run_on_commit))
+        _pending[connection] = weakref.ref(pending)
     return pending
 
 
@@ -137,11 +154,11 @@ def _append_flush(connection: BaseDatabaseWrapper, pending: _Pending) -> None:
     def flush() -> None:
         if generation != pending.generation:
             return  # a newer flush, registered after newer markers, will do it
-        if _pending.get(connection) is pending:
+        if _live_pending(connection) is pending:
             del _pending[connection]
         _flush(pending)
 
-    pending.flush = flush
+    pending.flush_ref = weakref.ref(flush)
     # Outside every savepoint (empty id set): no savepoint rollback removes it.
     connection.run_on_commit.append((set(), flush, False))  # type: ignore[arg-type]
 

@@ -181,3 +181,19 @@ def test_merge_rules_without_a_database():
     transactions.record("default", "k", Change(DELETE, item), broken)  # must not raise
     merged = transactions.MergedChange(Change(CREATE, item), Change(DELETE, item))
     assert merged.vanished and merged.created
+
+
+def test_a_rollback_frees_the_recorded_changes_at_once(transactional_db):
+    """The pending changes (copies of every written object) die with the rollback,
+    not at the connection's next observed write."""
+    import gc
+
+    gc.disable()  # freed by reference counting alone, without the collector
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            ObsItem.objects.create(name="gone")
+            assert transactions._live_pending(transaction.get_connection()) is not None
+            raise RuntimeError("roll back")
+        assert transactions._live_pending(transaction.get_connection()) is None
+    finally:
+        gc.enable()
