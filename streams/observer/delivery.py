@@ -20,7 +20,7 @@ import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
@@ -37,46 +37,119 @@ T = TypeVar("T")
 CACHE_SIZE = 512
 
 
+class _Ready:
+    """A computed result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Running(Generic[T]):
+    """A computation in progress on ``loop`` and the futures of everyone waiting for it."""
+
+    __slots__ = ("loop", "waiters")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiters: list[asyncio.Future[T]] = []
+
+    def wait(self) -> asyncio.Future[T]:
+        waiter: asyncio.Future[T] = self.loop.create_future()
+        self.waiters.append(waiter)
+        return waiter
+
+
 class EventCache:
     """A small LRU of results, shared by the consumers of one event loop.
 
-    The first caller for a key starts the computation as a task of its own
-    and every caller awaits that task, so a thousand subscribers serialise
-    once, not a thousand times while the first is still busy; and a caller
-    that goes away (its socket closed) cancels nothing for the others.
-    Failures are not kept: the next event starts afresh.
+    One event reaches all the subscribers of a process in the same loop turn
+    (a thousand of them with Redis), so the per-subscriber path must be
+    cheap: a finished result is a dict lookup; while the first caller's
+    computation is running, each further caller adds one bare future to a
+    list, which a single done-callback resolves. No task and no
+    ``asyncio.shield`` per subscriber (a shield is an extra future, two
+    callbacks and a task check each, and was half the fan-out time).
+
+    The computation runs as one task of its own, and every caller (the first
+    too) awaits its own waiter future: a caller that goes away (its socket
+    closed, so its handler is cancelled) cancels only its waiter, never the
+    computation the others wait for. Failures are not kept: every waiter gets
+    the exception, and the next caller starts afresh.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._entries: OrderedDict[Hashable, asyncio.Task[Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Ready | _Running[Any]] = OrderedDict()
+
+    def get_sync(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The result for ``key``, computed by ``compute()`` here if missing (no await).
+
+        For computations that never wait (no I/O): nothing to share but the result.
+        """
+        entry = self._entries.get(key)
+        if type(entry) is _Ready:
+            self._entries.move_to_end(key)
+            value: T = entry.value
+            return value
+        value = compute()  # an exception propagates and nothing is kept
+        self._store(key, _Ready(value))
+        return value
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-        loop = asyncio.get_running_loop()
-        task = self._entries.get(key)
-        if task is not None and task.get_loop() is loop:
-            if task.done() and not task.cancelled() and task.exception() is None:
-                # The common case for the 2nd..1000th subscriber: no shield, no wait.
-                self._entries.move_to_end(key)
-                done: T = task.result()
-                return done
+        """The result for ``key``; ``compute()`` (called only on a miss) makes the awaitable."""
+        entry = self._entries.get(key)
+        if type(entry) is _Ready:
+            # The common case once the result is in: no future, no wait.
             self._entries.move_to_end(key)
-        else:
-            task = loop.create_task(_run(compute))
-            self._entries[key] = task
-            task.add_done_callback(lambda done: self._forget_failure(key, done))
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        result: T = await asyncio.shield(task)
-        return result
+            done: T = entry.value
+            return done
+        loop = asyncio.get_running_loop()
+        if isinstance(entry, _Running) and entry.loop is loop:
+            self._entries.move_to_end(key)
+            return await entry.wait()
+        running: _Running[T] = _Running(loop)
+        self._store(key, running)
+        task = loop.create_task(_run(compute))
+        task.add_done_callback(lambda task: self._settle(key, running, task))
+        return await running.wait()
 
-    def _forget_failure(self, key: Hashable, task: asyncio.Task[Any]) -> None:
-        # task.exception() also marks the failure as retrieved (no asyncio warning).
-        if (task.cancelled() or task.exception() is not None) and self._entries.get(key) is task:
+    def _store(self, key: Hashable, entry: _Ready | _Running[Any]) -> None:
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def _settle(self, key: Hashable, running: _Running[Any], task: asyncio.Task[Any]) -> None:
+        current = self._entries.get(key) is running
+        if task.cancelled():
+            # Only when the loop shuts down: nobody is left to serve.
+            if current:
+                del self._entries[key]
+            for waiter in running.waiters:
+                waiter.cancel()
+            return
+        error = task.exception()  # also marks a failure as retrieved
+        if error is None:
+            value = task.result()
+            if current:
+                self._entries[key] = _Ready(value)
+            for waiter in running.waiters:
+                if not waiter.done():  # a cancelled caller's waiter is done already
+                    waiter.set_result(value)
+            return
+        if current:
             del self._entries[key]
+        for waiter in running.waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 async def _run(compute: Callable[[], Awaitable[T]]) -> T:
@@ -86,18 +159,26 @@ async def _run(compute: Callable[[], Awaitable[T]]) -> T:
 cache = EventCache()
 
 
+def instance_of(event: dict[str, Any]) -> Model:
+    """The event's object rebuilt from its field values, shared by all subscribers.
+
+    Rebuilding does no I/O, so this is a plain memo: no task, no wait.
+    """
+    return cache.get_sync((event["id"], "instance"), lambda: instance_from_event(event))
+
+
 async def event_instance(event: dict[str, Any]) -> Model:
-    """The event's object rebuilt from its field values, shared by all subscribers."""
-
-    async def build() -> Model:
-        return instance_from_event(event)
-
-    return await cache.get((event["id"], "instance"), build)
+    """:func:`instance_of` for callers that await it (it never suspends)."""
+    return instance_of(event)
 
 
 async def serialized(event: dict[str, Any], key: Hashable, serialize: Callable[[], Any]) -> Any:
-    """``serialize()`` (sync: it may query) run once per process for ``(event, key)``."""
-    return await cache.get((event["id"], "data", key), database_sync_to_async(serialize))
+    """``serialize()`` (sync: it may query) run once per process for ``(event, key)``.
+
+    The thread hop is only prepared on a miss: building a ``SyncToAsync`` per
+    subscriber showed up in fan-out profiles.
+    """
+    return await cache.get((event["id"], "data", key), lambda: database_sync_to_async(serialize)())
 
 
 async def cached(event: dict[str, Any], key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:

@@ -14,9 +14,11 @@ for each subscriber without a database query.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import uuid
+import os
+import secrets
 from typing import Any
 
 from django.apps import apps
@@ -29,9 +31,41 @@ logger = logging.getLogger(__name__)
 _NATIVE = (str, int, float, bool)
 
 
+class _NotPlain(Exception):
+    pass
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` rebuilt from plain dicts and lists, or ``_NotPlain`` if it holds more."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if isinstance(value, dict):  # DRF's ReturnDict, OrderedDict...: a plain dict
+        plain = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            plain[key] = _plain(item)
+        return plain
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    raise _NotPlain
+
+
 def to_jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types (DRF's encoder for dates, Decimals, UUIDs...)."""
-    return json.loads(json.dumps(value, cls=JSONEncoder))
+    """``value`` as plain JSON types (DRF's encoder for dates, Decimals, UUIDs...).
+
+    The result is what a JSON round trip gives. Bodies are usually plain
+    already (``{"pk": 1}``, a serializer's dict of strings and numbers), so
+    they are copied without encoding; anything else takes the round trip.
+    """
+    try:
+        return _plain(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value, cls=JSONEncoder))
 
 
 def jsonable_pk(pk: Any) -> Any:
@@ -69,9 +103,34 @@ def encode_fields(instance: models.Model) -> dict[str, Any]:
     return fields
 
 
+def _new_id_prefix() -> str:
+    return secrets.token_hex(8)
+
+
+#: Event ids are this process's random prefix and a counter: unique across
+#: processes like a UUID, at the cost of an increment. A forked child draws
+#: a new prefix, or parent and child would hand out the same ids.
+_id_prefix = _new_id_prefix()
+_id_counter = itertools.count()
+
+
+def _reseed_ids() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = _new_id_prefix()
+    _id_counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_ids)
+
+
+def new_event_id() -> str:
+    """A process-unique, practically globally unique event id (hex)."""
+    return f"{_id_prefix}{next(_id_counter):x}"
+
+
 def make_envelope(instance: models.Model) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4().hex,
+        "id": new_event_id(),
         "model": model_label(instance._meta.model),
         "pk": jsonable_pk(instance.pk),
         "fields": encode_fields(instance),

@@ -6,7 +6,8 @@ the object is in, all for one event (``docs/OBSERVERS.md``):
 - groups the object left get ``delete``, groups it stayed in ``update``, groups
   it entered ``create``;
 - the body comes from the ``serializer`` hook, else ``serializer_class``, else
-  ``{"pk": pk}``, computed once per action kind and event;
+  ``{"pk": pk}``, computed once per action kind and event, and only for action
+  kinds with a group that may have a member (see ``sending.group_probe``);
 - each message also carries the event envelope (:mod:`streams.observer.events`).
 
 To know which groups an object leaves, an observer with its own
@@ -69,10 +70,12 @@ class ModelObserver(BaseObserver):
 
     def groups_for_signal(self, func: Hook) -> ModelObserver:
         super().groups_for_signal(func)
+        registry.hooks_changed(self)  # now it may track moves: pre_save is needed
         return self
 
     def groups(self, func: Hook) -> ModelObserver:
         super().groups(func)
+        registry.hooks_changed(self)
         return self
 
     def default_group_suffixes(self, *args: Any, **kwargs: Any) -> tuple[str, ...]:
@@ -93,8 +96,18 @@ class ModelObserver(BaseObserver):
         return to_jsonable(body)
 
     def messages_for(
-        self, change: MergedChange, envelope: dict[str, Any]
+        self,
+        change: MergedChange,
+        envelope: Callable[[], dict[str, Any]],
+        live: Callable[[str], bool] | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The ``(group, message)`` pairs of one committed change.
+
+        ``envelope()`` gives the event envelope (built on first use);
+        ``live(group)``, when given, says whether a group may have a member:
+        groups it refuses get no message, and an action kind left without
+        groups is not serialized.
+        """
         final = change.last.instance
         if change.last.action == DELETE:
             new: frozenset[str] = frozenset()
@@ -107,15 +120,16 @@ class ModelObserver(BaseObserver):
             (Action.UPDATE, old & new),
             (Action.CREATE, new - old),
         ):
-            if not groups:
+            targets = sorted(groups if live is None else filter(live, groups))
+            if not targets:
                 continue
             message = {
                 "type": self.message_type,
                 "body": self.serialize(final, action),
                 "action": action.value,
-                "event": envelope,
+                "event": envelope(),
             }
-            for group in sorted(groups):
+            for group in targets:
                 yield group, dict(message, group=group)
 
     def _groups_before(

@@ -16,11 +16,13 @@ or a worker that never imports a consumer still emits events.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import threading
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from django.db import models
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
@@ -54,11 +56,25 @@ class ObserverRegistry:
             observers[observer.observer_id] = observer
         if first:
             uid = f"streams.observer:{events.model_label(model)}"
-            pre_save.connect(_pre_save, sender=model, weak=False, dispatch_uid=uid)
             post_save.connect(_post_save, sender=model, weak=False, dispatch_uid=uid)
             post_delete.connect(_post_delete, sender=model, weak=False, dispatch_uid=uid)
+        self.hooks_changed(observer)
         if observer.many_to_many:
             self._connect_m2m(model)
+
+    def hooks_changed(self, observer: ModelObserver) -> None:
+        """Connect ``pre_save`` for the observer's model once some observer tracks moves.
+
+        Called at registration and whenever an observer's group hooks change
+        (they are usually set by decorators after the observer registered).
+        Without such an observer the model has no ``pre_save`` receiver at
+        all, so a write pays no signal dispatch for it.
+        """
+        if not observer.tracks_moves:
+            return
+        model = observer.model_cls
+        uid = f"streams.observer:{events.model_label(model)}"
+        pre_save.connect(_pre_save, sender=model, weak=False, dispatch_uid=uid)
 
     def _connect_m2m(self, model: type[Model]) -> None:
         with self._lock:
@@ -116,9 +132,61 @@ def record_change(
     old_groups: dict[str, frozenset[str]] | None = None,
 ) -> None:
     """Queue one write of ``instance`` for its observers (sent after the commit)."""
-    key: Hashable = (events.model_label(model), using, instance.pk)
-    change = Change(action=action, instance=copy.copy(instance), old_groups=old_groups)
+    key: Hashable = (model, using, instance.pk)
+    change = Change(action=action, instance=snapshot(instance), old_groups=old_groups)
     transactions.record(using, key, change, emit_changes)
+
+
+@functools.cache
+def _binary_attnames(model: type[Model]) -> tuple[str, ...] | None:
+    """The attnames that may hold a ``memoryview``; ``None`` when the model customises
+    copying or pickling (then :func:`snapshot` leaves the copy to ``copy.copy``)."""
+    customised = (
+        "__copy__" in dir(model)
+        or model.__reduce_ex__ is not object.__reduce_ex__
+        or model.__reduce__ is not Model.__reduce__
+        or model.__getstate__ is not Model.__getstate__
+        or getattr(model, "__setstate__", None) is not getattr(Model, "__setstate__", None)
+    )
+    if customised:
+        return None
+    return tuple(
+        f.attname for f in model._meta.concrete_fields if isinstance(f, models.BinaryField)
+    )
+
+
+def snapshot(instance: Model) -> Model:
+    """A shallow copy of ``instance`` as ``copy.copy`` makes it, without its machinery.
+
+    ``copy.copy`` of a model goes through ``__reduce_ex__``, ``__getstate__``,
+    a second ``copy.copy`` for ``_state`` and ``__setstate__``: about half of
+    the observer cost of a write. This does the same work directly: the
+    instance dict, its ``_state`` and the related-object cache are copied,
+    ``memoryview`` values are frozen (as pickling would).
+    """
+    cls = type(instance)
+    binary = _binary_attnames(cls)
+    if binary is None:
+        return copy.copy(instance)
+    data = instance.__dict__.copy()
+    state = data.get("_state")
+    if state is not None:
+        state_copy = object.__new__(type(state))
+        state_dict = state.__dict__.copy()
+        cached = state_dict.get("fields_cache")
+        if cached:
+            state_dict["fields_cache"] = cached.copy()
+        elif cached is not None:
+            del state_dict["fields_cache"]  # empty: the descriptor makes a fresh one
+        state_copy.__dict__ = state_dict  # the copies themselves, no second dict
+        data["_state"] = state_copy
+    for attname in binary:
+        value = data.get(attname)
+        if isinstance(value, memoryview):
+            data[attname] = memoryview(bytes(value))
+    clone = cls.__new__(cls)
+    clone.__dict__ = data
+    return clone
 
 
 def _pre_save(sender: type[Model], instance: Model, raw: bool = False, **kwargs: Any) -> None:
@@ -192,22 +260,47 @@ def _m2m_changed(
 
 # ------------------------------------------------------------------- emitting
 def emit_changes(changes: list[MergedChange]) -> None:
-    """Turn committed changes into group messages, one event per object, and send them."""
+    """Turn committed changes into group messages, one event per object, and send them.
+
+    When the channel layer can tell which groups have members (the in-memory
+    layer: every member is in this process), messages for empty groups are
+    not built at all, and with no group anywhere nothing is done. Otherwise
+    (Redis: members may be in any process) every message is sent.
+    """
+    live = sending.group_probe()
+    if live is not None and not live.any():
+        return  # nobody subscribed to anything, and nobody else could be
     messages: list[tuple[str, dict[str, Any]]] = []
     for change in changes:
         model = type(change.last.instance)
         observers = registry.observers_for(model)
         if not observers:
             continue
-        envelope = events.make_envelope(change.last.instance)
+        envelope = _LazyEnvelope(change.last.instance)
         for observer in observers:
             try:
-                messages.extend(observer.messages_for(change, envelope))
+                messages.extend(observer.messages_for(change, envelope, live))
             except Exception:
                 logger.exception(
                     "%r: event for %s pk=%r dropped (a hook raised).",
                     observer,
-                    envelope["model"],
-                    envelope["pk"],
+                    events.model_label(model),
+                    change.last.instance.pk,
                 )
     sending.send_from_sync(messages)
+
+
+class _LazyEnvelope:
+    """The event envelope of one change, built the first time a message needs it
+    (never, when none of the object's groups has a member)."""
+
+    __slots__ = ("_envelope", "_instance")
+
+    def __init__(self, instance: Model) -> None:
+        self._instance = instance
+        self._envelope: dict[str, Any] | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        if self._envelope is None:
+            self._envelope = events.make_envelope(self._instance)
+        return self._envelope

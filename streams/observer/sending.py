@@ -9,6 +9,11 @@ loop instead, since ``async_to_sync`` cannot be used there.
 A channel layer that fails (Redis down) never breaks the write that produced
 the events: the messages of that commit are dropped and logged once. See
 ``docs/OBSERVERS.md`` for what subscribers miss then.
+
+Whether a group has members can only be known when every member lives in
+this process: with Channels' in-memory layer :func:`group_probe` lets the
+writer skip messages (and their serialization) for empty groups. With any
+other layer (Redis: subscribers in other processes) everything is sent.
 """
 
 from __future__ import annotations
@@ -19,12 +24,56 @@ from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 logger = logging.getLogger(__name__)
 
 #: Tasks started on a running loop; kept so they are not garbage collected mid-send.
 _pending_tasks: set[asyncio.Task[Any]] = set()
+
+
+class GroupProbe:
+    """Which groups of a process-local channel layer have members, read when asked.
+
+    Reads the in-memory layer's ``groups`` dict from the writer's thread
+    without a lock: a dict lookup is atomic, and a race can only err
+    towards sending. A subscriber that joins after the probe said "empty"
+    joined after the commit, so the state it reads when subscribing already
+    holds the change (subscribing joins before reading).
+    """
+
+    __slots__ = ("_layer",)
+
+    def __init__(self, layer: InMemoryChannelLayer) -> None:
+        self._layer = layer
+
+    def __call__(self, group: str) -> bool:
+        return bool(self._layer.groups.get(group))
+
+    def any(self) -> bool:
+        """Does any group have a member? (When unsure: yes.)"""
+        try:
+            return any(self._layer.groups.values())
+        except RuntimeError:
+            # The loop's thread changed the dict mid-iteration (only possible
+            # without a GIL): err towards sending.
+            return True
+
+
+def group_probe() -> GroupProbe | None:
+    """A :class:`GroupProbe` when the default layer keeps its groups in this process.
+
+    ``None`` (everything must be sent) for any other layer, including
+    subclasses of the in-memory layer that change how ``group_send`` works.
+    """
+    layer = get_channel_layer()
+    if (
+        isinstance(layer, InMemoryChannelLayer)
+        and type(layer).group_send is InMemoryChannelLayer.group_send
+        and isinstance(getattr(layer, "groups", None), dict)
+    ):
+        return GroupProbe(layer)
+    return None
 
 
 async def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> int:

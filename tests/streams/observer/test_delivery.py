@@ -162,3 +162,103 @@ async def test_event_instance_is_rebuilt_without_a_query():
     assert (obj.pk, obj.name, obj.count) == (5, "x", 2)
     assert obj._state.adding is False
     assert await delivery.event_instance(event) is obj
+
+
+async def test_a_thousand_waiters_share_one_task_and_no_shield(monkeypatch):
+    """All deliveries of one event arrive in the same loop turn (Redis): each
+    waiter must cost one bare future, not a task or an ``asyncio.shield``."""
+    cache = EventCache()
+    loop = asyncio.get_running_loop()
+    gate = loop.create_future()
+    calls = 0
+
+    async def compute():
+        nonlocal calls
+        calls += 1
+        await gate
+        return "data"
+
+    def no_shield(*args, **kwargs):
+        raise AssertionError("asyncio.shield used per waiter")
+
+    created = []
+    real_create_task = loop.create_task
+    with monkeypatch.context() as patch:
+        patch.setattr(asyncio, "shield", no_shield)
+        patch.setattr(
+            loop,
+            "create_task",
+            lambda coro, **kw: created.append(coro) or real_create_task(coro, **kw),
+        )
+        # Drive the callers by hand (no task per caller): each runs until it waits.
+        callers = [cache.get("k", compute) for _ in range(1000)]
+        waited = [caller.send(None) for caller in callers]
+    assert len(created) == 1  # the one computation
+    assert len({id(future) for future in waited}) == 1000  # a bare future each
+    callers[10].close()  # a caller that goes away (its socket closed)
+    waited[10].cancel()
+    gate.set_result(None)
+    await asyncio.wait(waited)
+    results = []
+    for index, caller in enumerate(callers):
+        if index == 10:
+            continue
+        with pytest.raises(StopIteration) as stop:
+            caller.send(None)
+        results.append(stop.value.value)
+    assert results == ["data"] * 999 and calls == 1
+    assert await cache.get("k", compute) == "data"  # later callers: a plain lookup
+
+
+async def test_failure_reaches_every_waiter_and_is_not_kept():
+    cache = EventCache()
+    attempts = 0
+
+    async def flaky():
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0)
+        if attempts == 1:
+            raise ValueError("first attempt fails")
+        return attempts
+
+    results = await asyncio.gather(
+        *(cache.get("x", flaky) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(result, ValueError) for result in results) and attempts == 1
+    assert await cache.get("x", flaky) == 2
+
+
+async def test_serialized_prepares_the_thread_hop_only_on_a_miss(monkeypatch):
+    hops = []
+    real = delivery.database_sync_to_async
+
+    def counting(func):
+        hops.append(func)
+        return real(func)
+
+    monkeypatch.setattr(delivery, "database_sync_to_async", counting)
+    event = {"id": "e-hop", "model": "testapp.obsitem", "pk": 1, "fields": {"id": 1}}
+    serializations = []
+
+    def serialize():
+        serializations.append(1)
+        return {"id": 1}
+
+    results = await asyncio.gather(
+        *(delivery.serialized(event, "key", serialize) for _ in range(200))
+    )
+    results.append(await delivery.serialized(event, "key", serialize))
+    assert results == [{"id": 1}] * 201
+    assert len(hops) == 1 and len(serializations) == 1
+
+
+def test_instance_of_is_a_plain_memo_without_a_loop():
+    event = {"id": "e-sync", "model": "testapp.obsitem", "pk": 6, "fields": {"id": 6, "name": "s"}}
+    obj = delivery.instance_of(event)  # no running loop needed: nothing is awaited
+    assert obj.name == "s" and delivery.instance_of(event) is obj
+    bad = {"id": "e-bad", "model": "testapp.nosuchmodel", "pk": 1, "fields": {}}
+    with pytest.raises(LookupError):
+        delivery.instance_of(bad)
+    with pytest.raises(LookupError):  # failures are not kept
+        delivery.instance_of(bad)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import uuid
 
 import msgpack
 import pytest
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.utils.serializer_helpers import ReturnDict
 
+from streams.observer import events
 from streams.observer.events import (
     encode_fields,
     instance_from_event,
     jsonable_pk,
     make_envelope,
+    new_event_id,
     pk_from_event,
+    to_jsonable,
 )
 from tests.testapp.models_observer import ObsItem, ObsUuidItem
 
@@ -67,3 +73,38 @@ def test_bad_value_is_left_deferred(caplog):
     rebuilt = instance_from_event(event)
     assert "price" not in rebuilt.__dict__
     assert "did not convert back" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"pk": 1},
+        {"a": [1, 2.5, None, True, "x"], "b": {"c": (1, 2)}},
+        [{"k": "v"}, ("t", 1)],
+        {"when": datetime.date(2024, 1, 2), "price": decimal.Decimal("1.50")},
+        {1: "int key"},
+        {"id": uuid.UUID(int=5)},
+        "plain",
+        None,
+    ],
+)
+def test_to_jsonable_equals_a_json_round_trip(value):
+    expected = json.loads(json.dumps(value, cls=JSONEncoder))
+    result = to_jsonable(value)
+    assert result == expected and type(result) is type(expected)
+
+
+def test_to_jsonable_gives_plain_dicts_for_serializer_data():
+    data = ReturnDict({"id": 1, "tags": ["a"]}, serializer=None)
+    result = to_jsonable(data)
+    assert type(result) is dict and result == {"id": 1, "tags": ["a"]}
+    assert result is not data and result["tags"] is not data["tags"]
+
+
+def test_event_ids_are_unique_and_a_forked_child_draws_a_new_prefix():
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    before = new_event_id()
+    events._reseed_ids()  # what os.register_at_fork runs in a child
+    after = new_event_id()
+    assert before[:16] != after[:16]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db import connection
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
 from django.db.models.signals import (
     m2m_changed,
     post_delete,
@@ -19,10 +21,25 @@ from django.test.utils import CaptureQueriesContext
 from gateway import Gateway
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
-from streams.observer import model_observer
-from streams.observer.registry import registry
-from tests.streams.observer.support import ClassroomConsumer, call, db, push
-from tests.testapp.models_observer import ObsClassroom, ObsItem, ObsLoadItem, ObsPlainItem, ObsTag
+from streams.observer import events, model_observer, sending
+from streams.observer.registry import registry, snapshot
+from tests.streams.observer.support import (
+    SERIALIZATIONS,
+    ClassroomConsumer,
+    ItemConsumer,
+    call,
+    db,
+    push,
+)
+from tests.streams.observer.test_model_observer import PlainConsumer  # noqa: F401 (registers)
+from tests.testapp.models_observer import (
+    ObsClassroom,
+    ObsItem,
+    ObsLoadItem,
+    ObsPlainItem,
+    ObsSchool,
+    ObsTag,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,7 +111,8 @@ def test_pre_save_reads_the_stored_row_only_for_observers_tracking_moves():
     # don't (after the write, TagConsumer's serializer hook reads the tags).
     assert moving[0]["sql"].startswith("SELECT") and moving[1]["sql"].startswith("UPDATE")
     assert fixed[0]["sql"].startswith("UPDATE")
-    assert pre_save.has_listeners(ObsItem)  # connected, but returns at once
+    # No observer of ObsItem tracks moves: no pre_save receiver at all.
+    assert pre_save.has_listeners(ObsLoadItem) and not pre_save.has_listeners(ObsItem)
     assert tag.pk
 
 
@@ -129,3 +147,69 @@ async def test_many_to_many_changes_are_updates(clients):
         "update", {"pk": item.pk, "tags": []}, 200, "t"
     )
     assert m2m_changed.has_listeners(ObsItem.tags.through)
+
+
+def test_nobody_subscribed_in_memory_nothing_is_built_or_sent(monkeypatch):
+    """With the in-memory layer every member is in this process: a commit whose
+    groups are all empty builds no envelope, serializes nothing and sends nothing."""
+    sent: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(sending, "send_from_sync", lambda messages: sent.append(list(messages)))
+    envelopes = []
+    real_envelope = events.make_envelope
+    monkeypatch.setattr(events, "make_envelope", lambda i: envelopes.append(i) or real_envelope(i))
+    before = SERIALIZATIONS["item"]  # PlainConsumer.item_activity uses ItemSerializer
+    item = ObsItem.objects.create(name="alone")
+    assert envelopes == [] and SERIALIZATIONS["item"] == before
+    assert not any(sent)
+
+    # One member in one group: exactly that group's message is built and sent.
+    observer = ItemConsumer.handle_instance_change
+    (group,) = observer.signal_groups(item)
+    async_to_sync(get_channel_layer().group_add)(group, "test.member")
+    item.count = 1
+    item.save()
+    assert [g for g, _ in sent[-1]] == [group]
+    assert sent[-1][0][1]["event"]["fields"]["count"] == 1
+    assert SERIALIZATIONS["item"] == before  # item_activity's group is still empty
+
+
+def test_layers_with_members_elsewhere_get_every_message(monkeypatch):
+    """Redis: subscribers may be in other processes, so nothing is skipped."""
+    sent: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(sending, "send_from_sync", lambda messages: sent.append(list(messages)))
+    monkeypatch.setattr(sending, "group_probe", lambda: None)
+    before = SERIALIZATIONS["item"]
+    ObsItem.objects.create(name="broadcast")
+    observers = registry.observers_for(ObsItem)
+    assert len(sent) == 1 and len(sent[0]) >= len(observers)
+    assert SERIALIZATIONS["item"] == before + 1  # once per event, not per group
+
+
+def test_a_subscriber_joining_mid_transaction_gets_the_commit(monkeypatch):
+    """Changes are recorded even while nobody is subscribed: the layer is asked
+    at commit, so a subscription made before the commit still gets the event."""
+    sent: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(sending, "send_from_sync", lambda messages: sent.append(list(messages)))
+    item = ObsItem.objects.create(name="later")
+    (group,) = ItemConsumer.handle_instance_change.signal_groups(item)
+    with transaction.atomic():
+        item.count = 7
+        item.save()
+        assert not sending.group_probe().any()  # nobody, while the write happens
+        async_to_sync(get_channel_layer().group_add)(group, "test.late")
+    assert [g for g, _ in sent[-1]] == [group]
+    assert sent[-1][0][1]["event"]["fields"]["count"] == 7
+
+
+def test_snapshot_is_a_shallow_copy_like_copy_copy():
+    school = ObsSchool(pk=1, name="s")
+    room = ObsClassroom(pk=2, name="r", school=school)
+    room._state.adding = False
+    snap = snapshot(room)
+    assert type(snap) is ObsClassroom and snap is not room
+    room.name = "edited after the save"
+    room._state.fields_cache.clear()
+    room._state.adding = True
+    assert snap.name == "r" and snap._state.adding is False
+    assert snap.school is school  # the related-object cache was copied: no query
+    assert set(snap.__dict__) >= {"id", "name", "school_id", "_state"}

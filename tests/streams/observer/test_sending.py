@@ -54,3 +54,31 @@ def test_write_succeeds_while_the_layer_fails(monkeypatch):
     monkeypatch.setattr(sending, "get_channel_layer", lambda: FailingLayer())
     item = ObsItem.objects.create(name="still saved")
     assert ObsItem.objects.filter(pk=item.pk).exists()
+
+
+async def test_group_probe_reads_the_in_memory_layer():
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    await layer.flush()
+    probe = sending.group_probe()
+    assert probe is not None and not probe.any() and not probe("g")
+    await layer.group_add("g", "some.channel")
+    assert probe.any() and probe("g") and not probe("other")
+    await layer.flush()  # the layer replaces its dicts: the probe reads them afresh
+    assert not probe.any()
+
+
+def test_group_probe_refuses_layers_with_members_elsewhere(monkeypatch):
+    from channels.layers import InMemoryChannelLayer
+
+    class Forwarding(InMemoryChannelLayer):
+        async def group_send(self, group, message):  # e.g. also to another process
+            pass
+
+    monkeypatch.setattr(sending, "get_channel_layer", lambda: Forwarding())
+    assert sending.group_probe() is None
+    monkeypatch.setattr(sending, "get_channel_layer", lambda: FailingLayer())
+    assert sending.group_probe() is None
+    monkeypatch.setattr(sending, "get_channel_layer", lambda: None)
+    assert sending.group_probe() is None
