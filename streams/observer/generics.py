@@ -20,9 +20,10 @@ subscriber gets nothing) and serialized once per process, not per subscriber
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,7 +85,9 @@ class ObserverTemplate:
         observer = ModelObserver(
             self.func,
             model_cls=model,
-            partition=f"{owner.__module__}.{owner.__qualname__}.{name}",
+            # The model too: class factories can make two classes with one
+            # qualname for different models, which must not share groups.
+            partition=f"{owner.__module__}.{owner.__qualname__}.{name}:{model._meta.label}",
             many_to_many=bool(getattr(owner, "observer_many_to_many_relationships", False)),
             track_moves=self.track_moves,
         )
@@ -141,6 +144,45 @@ class ObserverConsumerMixin(_Base):
             if isinstance(member, BaseObserver):
                 types[member.message_type] = name
         cls.observer_message_types = MappingProxyType(types)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # request_id key -> pushes held while that subscribe is being answered.
+        self._held_pushes: dict[Hashable, list[dict[str, Any]]] = {}
+
+    # ------------------------------------------------------------- pushes
+    # Events are handled while actions run (the frame worker), so a push could
+    # overtake the reply of the subscribe that asked for it, and a client would
+    # then apply an older snapshot over a newer push. Pushes for a request_id
+    # whose subscribe is under way wait, and follow its reply.
+    async def push(self, action: str | None, data: Any, status: int, request_id: Any) -> None:
+        """Send a subscription push (``{"action", "data", "response_status", "request_id"}``)."""
+        held = self._held_pushes.get(request_id_key(request_id))
+        if held is not None:
+            held.append({"action": action, "data": data, "status": status})
+            return
+        await self.reply(action=action, data=data, status=status, request_id=request_id)
+
+    async def answer_subscribe(
+        self, subscribe: Callable[[], Awaitable[tuple[Any, int]]], action: str, request_id: Any
+    ) -> None:
+        """Run ``subscribe``, reply with its ``(data, status)``, then send the held pushes."""
+        key = request_id_key(request_id)
+        held: list[dict[str, Any]] = []
+        self._held_pushes[key] = held
+        try:
+            data, response_status = await subscribe()
+        except BaseException:
+            self._held_pushes.pop(key, None)
+            raise
+        try:
+            await self.reply(
+                action=action, data=data, status=response_status, request_id=request_id
+            )
+        finally:
+            self._held_pushes.pop(key, None)
+        for push in held:
+            await self.reply(request_id=request_id, **push)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         name = self.observer_message_types.get(message.get("type", ""))
@@ -223,7 +265,7 @@ async def _instance_change(
         data = await self.observed_data(event, "retrieve")
         response_status = status.HTTP_200_OK
     for request_id in subscribing_request_ids:
-        await self.reply(action=action, data=data, status=response_status, request_id=request_id)
+        await self.push(action=action, data=data, status=response_status, request_id=request_id)
 
 
 class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
@@ -246,12 +288,22 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
     @action()
     async def subscribe_instance(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
-    ) -> tuple[Any, int]:
+    ) -> None:
         """Subscribe to the object the lookup key names: 201; 404 if there is none.
 
         The group is joined before ``"snapshot": true`` reads the object, so no
-        change can fall between the snapshot and the first push.
+        change can fall between the snapshot and the first push, and pushes
+        arriving meanwhile are sent after the reply.
         """
+        await self.answer_subscribe(
+            functools.partial(self._subscribe_instance, request_id, snapshot, **kwargs),
+            kwargs.get("action", "subscribe_instance"),
+            request_id,
+        )
+
+    async def _subscribe_instance(
+        self, request_id: Any, snapshot: Any, **kwargs: Any
+    ) -> tuple[Any, int]:
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
         observer = self.bound_observer("handle_instance_change")
@@ -357,7 +409,7 @@ async def _list_change(
             data, push_action, code = {"pk": event["pk"]}, "delete", 204
         else:
             continue
-        await self.reply(
+        await self.push(
             action=push_action, data=data, status=code, request_id=subscription.request_id
         )
 
@@ -404,11 +456,21 @@ class ObserverModelListMixin(ObserverConsumerMixin):
     @action()
     async def subscribe_list(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
-    ) -> tuple[Any, int]:
+    ) -> None:
         """Subscribe to ``list``'s filtered set: 201 (``data``: the list with ``"snapshot": true``).
 
         Subscribing again with the same request_id replaces that subscription.
+        Pushes arriving while the set is read are sent after the reply.
         """
+        await self.answer_subscribe(
+            functools.partial(self._subscribe_list, request_id, snapshot, **kwargs),
+            kwargs.get("action", "subscribe_list"),
+            request_id,
+        )
+
+    async def _subscribe_list(
+        self, request_id: Any, snapshot: Any, **kwargs: Any
+    ) -> tuple[Any, int]:
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
         observer = self.bound_observer("handle_list_change")
@@ -418,12 +480,16 @@ class ObserverModelListMixin(ObserverConsumerMixin):
         subscription = _ListSubscription(request_id, dict(kwargs))
         subscriptions = self._list_subscriptions()
         key = request_id_key(request_id)
+        previous = subscriptions.get(key)
         subscriptions[key] = subscription
         try:
             members, data = await database_sync_to_async(self._list_state)(kwargs, snapshot)
         except Exception:
-            subscriptions.pop(key, None)
-            if not any(s for s in subscriptions.values()):
+            # Back to where this call started: the replaced subscription, or none.
+            if previous is not None:
+                subscriptions[key] = previous
+            else:
+                subscriptions.pop(key, None)
                 await observer.unsubscribe(self, request_id=request_id)
             raise
         subscription.members = members

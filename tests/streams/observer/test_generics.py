@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
 from gateway import Gateway
+from streams.generics import GenericAsyncAPIConsumer
+from streams.observer.generics import ObserverModelInstanceMixin
 from tests.streams.observer.support import ItemConsumer, call, db, push, settle
 from tests.testapp.models_observer import ObsItem, ObsUuidItem
 
@@ -353,3 +356,87 @@ async def test_object_created_between_list_subscribe_and_snapshot_is_pushed(clie
     assert [entry["name"] for entry in reply["data"]] == ["first"]
     got = await client.receive_from("items", request_id="l")
     assert (got["action"], got["data"]["name"]) == ("create", "racer")
+
+
+class WriteThenLinger(ItemConsumer):
+    """The write's push reaches the consumer while the snapshot is still being
+    prepared (the database thread lingers after the write)."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("many"):
+            # A delete's push needs no database work, so nothing else delays it.
+            ObsItem.objects.filter(pk=kwargs["instance"].pk).delete()
+            time.sleep(0.2)
+        return super().get_serializer(*args, **kwargs)
+
+
+async def test_a_push_never_overtakes_its_subscribe_reply(clients):
+    """Events are handled while actions run; the push for a change made during
+    the subscribe must still come after the reply, or a client would apply the
+    older snapshot over it."""
+    item = await db(ObsItem.objects.create)(name="ordered", count=1)
+    client = await clients(Gateway.as_asgi(streams={"items": WriteThenLinger}))
+    await client.send_to(
+        "items",
+        {"action": "subscribe_instance", "pk": item.pk, "request_id": "o", "snapshot": True},
+    )
+    first = (await client.receive_frame(timeout=2))["payload"]
+    second = (await client.receive_frame(timeout=2))["payload"]
+    assert (first["action"], first["response_status"]) == ("subscribe_instance", 201)
+    assert second == push("delete", {"pk": item.pk}, 204, "o")
+
+
+def _same_qualname_consumers():
+    """Two consumer classes made by one factory: same module and qualname."""
+
+    def make(model):
+        class Made(ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
+            queryset = model.objects.all()
+            serializer_class = None
+
+        return Made
+
+    return make(ObsItem), make(ObsUuidItem)
+
+
+def test_same_qualname_for_different_models_never_shares_groups():
+    items, uuids = _same_qualname_consumers()
+    assert items.__qualname__ == uuids.__qualname__
+    item_groups = items.handle_instance_change.group_names_for_consumer(None, pk=1)
+    uuid_groups = uuids.handle_instance_change.group_names_for_consumer(None, pk=1)
+    assert set(item_groups).isdisjoint(uuid_groups)
+
+
+class FailingListRead(ItemConsumer):
+    fail = False
+    max_subscriptions = 2
+
+    def _list_state(self, kwargs, snapshot):
+        if type(self).fail:
+            raise RuntimeError("read failed")
+        return super()._list_state(kwargs, snapshot)
+
+
+async def test_a_failed_list_subscribe_leaves_no_trace_beside_other_subscriptions(clients):
+    FailingListRead.fail = False
+    client = await clients(Gateway.as_asgi(streams={"items": FailingListRead}))
+    ok = await call(client, "items", {"action": "subscribe_list", "color": "red", "request_id": 1})
+    assert ok["response_status"] == 201
+    FailingListRead.fail = True
+    bad = await call(
+        client, "items", {"action": "subscribe_list", "color": "blue", "request_id": 2}
+    )
+    assert bad["response_status"] == 500
+    FailingListRead.fail = False
+    # Request 2 left nothing behind: it holds no slot of the two allowed...
+    again = await call(
+        client, "items", {"action": "subscribe_list", "color": "red", "request_id": 3}
+    )
+    assert again["response_status"] == 201
+    await call(client, "items", {"action": "unsubscribe_list", "request_id": 3})
+    # ...and pushes nothing: a blue item goes to nobody, a red one to 1.
+    await db(ObsItem.objects.create)(name="b", color="blue")
+    await db(ObsItem.objects.create)(name="r", color="red")
+    got = await client.receive_from("items", timeout=2)
+    assert (got["action"], got["request_id"]) == ("create", 1)
+    await client.assert_no_frames(timeout=0.2)
