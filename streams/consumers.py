@@ -29,6 +29,7 @@ from django.db import transaction
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.utils.encoders import JSONEncoder
 
+from streams import layer_ops
 from streams.decorators import ActionSpec, get_action_spec
 from streams.errors import SERVER_ERROR_MESSAGE, ActionError, exception_to_reply
 from streams.permissions import BasePermission, get_permission_instances
@@ -236,6 +237,22 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self.cancel_detached_tasks()
+        # Leave the groups here rather than in Channels' websocket_disconnect:
+        # bounded (a wave of disconnects would exhaust a Redis pool), and a
+        # layer that fails cannot stop the disconnect from completing.
+        groups: list[str] = list(getattr(self, "groups", None) or ())
+        self.groups: list[str] = []
+        if self.channel_layer is not None:
+            for group in groups:
+                try:
+                    await layer_ops.group_discard(self.channel_layer, group, self.channel_name)
+                except Exception as exc:
+                    logger.warning(
+                        "%s: could not leave group %r (%s); the layer will expire it.",
+                        type(self).__qualname__,
+                        group,
+                        exc,
+                    )
         await super().websocket_disconnect(message)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -337,7 +354,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         """Join this consumer's groups again: a restarted Redis has forgotten them."""
         groups = list(getattr(self, "groups", None) or [])
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await layer_ops.group_add(self.channel_layer, group, self.channel_name)
         logger.warning(
             "%s: channel layer reachable again; %d group(s) re-joined.",
             type(self).__qualname__,

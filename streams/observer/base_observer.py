@@ -25,6 +25,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from streams import layer_ops
 from streams.errors import ActionError
 from streams.observer.groups import group_name, request_id_key
 from streams.settings import api_settings
@@ -99,7 +100,7 @@ async def _join(observer: BaseObserver, layer: Any, group: str, channel: str) ->
     pooled connection fails although Redis is back. Then a 503."""
     for attempt in (1, 2):
         try:
-            await layer.group_add(group, channel)
+            await layer_ops.group_add(layer, group, channel)
             return
         except Exception as exc:
             if attempt == 2:
@@ -283,7 +284,7 @@ class BaseObserver:
             if group in joined:
                 joined.remove(group)
             try:
-                await consumer.channel_layer.group_discard(group, consumer.channel_name)
+                await layer_ops.group_discard(consumer.channel_layer, group, consumer.channel_name)
             except Exception as exc:
                 # No events reach this consumer for the group any more (it is
                 # forgotten above); the layer expires the stale membership.

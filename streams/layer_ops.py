@@ -1,0 +1,40 @@
+"""Bound how many channel-layer group operations run at once in a process.
+
+A wave of disconnects (or of subscribes) makes every consumer join or leave
+its groups at the same moment. With channels_redis each operation borrows a
+connection from a pool of 100 by default, so a thousand at once fail with
+"Too many connections" and the groups are left to expire. Consumers run their
+group operations through :func:`group_add` and :func:`group_discard`, which
+let at most ``LAYER_OPERATIONS`` run at once per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+#: Group operations in flight per event loop; below channels_redis' default pool.
+LAYER_OPERATIONS = 32
+
+_limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limit() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    limit = _limits.get(loop)
+    if limit is None:
+        limit = _limits[loop] = asyncio.Semaphore(LAYER_OPERATIONS)
+    return limit
+
+
+async def group_add(layer: Any, group: str, channel: str) -> None:
+    async with _limit():
+        await layer.group_add(group, channel)
+
+
+async def group_discard(layer: Any, group: str, channel: str) -> None:
+    async with _limit():
+        await layer.group_discard(group, channel)
