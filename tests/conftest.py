@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -52,6 +53,16 @@ async def _release_database_thread_connections(request: Any) -> AsyncIterator[No
         await sync_to_async(call_in_every_action_thread, thread_sensitive=False)(
             _close_thread_connections
         )
+
+
+@pytest.fixture
+async def layer() -> AsyncIterator[InMemoryChannelLayer]:
+    """The in-memory channel layer, empty before and after the test."""
+    channel_layer = get_channel_layer()
+    assert isinstance(channel_layer, InMemoryChannelLayer)
+    await channel_layer.flush()
+    yield channel_layer
+    await channel_layer.flush()
 
 
 @pytest.fixture

@@ -4,21 +4,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from gateway.testing import GatewayCommunicator
 
 Opener = Callable[..., Awaitable[GatewayCommunicator]]
-
-
-@pytest.fixture
-async def layer() -> AsyncIterator[InMemoryChannelLayer]:
-    """The in-memory channel layer, empty before and after the test."""
-    channel_layer = get_channel_layer()
-    assert isinstance(channel_layer, InMemoryChannelLayer)
-    await channel_layer.flush()
-    yield channel_layer
-    await channel_layer.flush()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from gateway import Gateway
 from gateway.testing import GatewayCommunicator
@@ -24,15 +23,6 @@ class Hostile(Gateway):
 
 
 APP = Hostile.as_asgi()
-
-
-@pytest.fixture
-async def layer() -> AsyncIterator[InMemoryChannelLayer]:
-    channel_layer = get_channel_layer()
-    assert isinstance(channel_layer, InMemoryChannelLayer)
-    await channel_layer.flush()
-    yield channel_layer
-    await channel_layer.flush()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 
 from gateway.testing import GatewayCommunicator
 from streams.observer import delivery
@@ -12,13 +11,10 @@ from tests.streams.observer.support import open_client
 
 
 @pytest.fixture(autouse=True)
-async def fresh_layer() -> AsyncIterator[None]:
-    """An empty in-memory channel layer and observer cache for each test."""
-    layer = get_channel_layer()
-    await layer.flush()
+async def fresh_layer(layer: Any) -> AsyncIterator[None]:
+    """An empty in-memory channel layer (the ``layer`` fixture) and observer cache."""
     delivery.cache.clear()
     yield
-    await layer.flush()
 
 
 @pytest.fixture
