@@ -133,6 +133,9 @@ def make_envelope(instance: models.Model) -> dict[str, Any]:
         "id": new_event_id(),
         "model": model_label(instance._meta.model),
         "pk": jsonable_pk(instance.pk),
+        # The database the row lives in: lookups from the rebuilt instance
+        # (permissions, serializers) must go there, not to "default".
+        "db": instance._state.db,
         "fields": encode_fields(instance),
     }
 
@@ -174,4 +177,4 @@ def instance_from_event(event: dict[str, Any], using: str | None = None) -> mode
                 continue
         names.append(field.attname)
         values.append(raw)
-    return model.from_db(using or "default", names, values)
+    return model.from_db(using or event.get("db") or "default", names, values)

@@ -108,3 +108,12 @@ def test_event_ids_are_unique_and_a_forked_child_draws_a_new_prefix():
     events._reseed_ids()  # what os.register_at_fork runs in a child
     after = new_event_id()
     assert before[:16] != after[:16]
+
+
+def test_the_rebuilt_instance_belongs_to_the_writers_database():
+    item = ObsItem(pk=5, name="elsewhere")
+    item._state.db = "replica"
+    rebuilt = instance_from_event(msgpack.unpackb(msgpack.packb(make_envelope(item))))
+    assert rebuilt._state.db == "replica"
+    unsaved = ObsItem(pk=6, name="never saved")  # _state.db is None
+    assert instance_from_event(make_envelope(unsaved))._state.db == "default"
