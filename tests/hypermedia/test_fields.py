@@ -45,16 +45,6 @@ from tests.testapp.models_hypermedia import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lib() -> Library:
-    return Library()
-
-
-@pytest.fixture
-def ctx() -> dict[str, Any]:
-    return context_for(table())
-
-
 # ------------------------------------------------------------------ link kinds
 
 

@@ -29,16 +29,6 @@ from tests.testapp.models_hypermedia import HyperAuthor, HyperBook, HyperPuppy
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def lib() -> Library:
-    return Library()
-
-
-@pytest.fixture
-def ctx() -> dict[str, Any]:
-    return context_for(table())
-
-
 def test_hypermediachannels_names_are_the_same_classes() -> None:
     assert HyperChannelsApiModelSerializer is HypermediaModelSerializer
     assert HyperChannelsApiListSerializer is HypermediaListSerializer
