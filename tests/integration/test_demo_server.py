@@ -8,20 +8,24 @@ the custom action and the view mounted with view_as_consumer.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from tests.integration.demo_server import (
     DemoServer,
     DemoSocket,
+    demo_env,
     login_cookie,
+    manage,
     run_demo_server,
     seeded_database,
 )
-from tests.services import require_redis
+from tests.services import require_postgres, require_redis
 
 STREAMS = {"authors", "books", "tags", "reviews", "users", "stats"}
 
@@ -255,6 +259,51 @@ async def test_bad_requests_get_error_replies_and_the_socket_lives(
 
 
 # ------------------------------------------------------ several processes
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run; its DATABASE_URL."""
+    import psycopg
+
+    name = f"demo_test_{os.getpid()}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_two_server_processes_on_postgres_and_redis(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The documented production set-up: DATABASE_URL (PostgreSQL) and REDIS_URL
+    set, two daphne processes; migrate and seed_demo work there, and an edit
+    through one process reaches a subscriber on the other."""
+    require_redis()
+    require_postgres()
+    directory = tmp_path_factory.mktemp("demo-postgres")
+    with postgres_database() as database_url:
+        env = {"REDIS_URL": "redis://127.0.0.1:6379/8", "DATABASE_URL": database_url}
+        setup_env = {**demo_env(directory / "unused.sqlite3"), **env}
+        manage(setup_env, "migrate", "--noinput")
+        manage(setup_env, "seed_demo")
+        assert "(0 objects created)" in manage(setup_env, "seed_demo").stdout
+        with (
+            run_demo_server(
+                directory / "a", shared_db=directory / "unused.sqlite3", extra_env=env
+            ) as first,
+            run_demo_server(
+                directory / "b", shared_db=directory / "unused.sqlite3", extra_env=env
+            ) as second,
+        ):
+            await _edit_in_one_process_seen_in_the_other(first, second, "on PostgreSQL")
+
+
 @pytest.mark.redis
 async def test_two_server_processes_behind_redis_share_live_updates(
     tmp_path_factory: pytest.TempPathFactory,
@@ -270,20 +319,22 @@ async def test_two_server_processes_behind_redis_share_live_updates(
         run_demo_server(directory / "a", shared_db=database, extra_env=env) as first,
         run_demo_server(directory / "b", shared_db=database, extra_env=env) as second,
     ):
-        cookie = login_cookie(second, "demo", "demo-password")
-        async with DemoSocket.open(first) as watcher, DemoSocket.open(second, cookie) as writer:
-            users = await writer.request("users", {"action": "list", "username": "demo"})
-            mine = await writer.request(
-                "reviews", {"action": "list", "user": users["data"][0]["id"]}
-            )
-            review = mine["data"][0]
-            sub = await watcher.request(
-                "reviews", {"action": "subscribe_instance", "pk": review["id"]}
-            )
-            assert sub["response_status"] == 201
-            patched = await writer.request(
-                "reviews", {"action": "patch", "pk": review["id"], "data": {"text": "via Redis"}}
-            )
-            assert patched["response_status"] == 200, patched
-            event = await watcher.event("reviews", sub["request_id"], wait=10)
-            assert (event["action"], event["data"]["text"]) == ("update", "via Redis")
+        await _edit_in_one_process_seen_in_the_other(first, second, "via Redis")
+
+
+async def _edit_in_one_process_seen_in_the_other(
+    first: DemoServer, second: DemoServer, text: str
+) -> None:
+    cookie = login_cookie(second, "demo", "demo-password")
+    async with DemoSocket.open(first) as watcher, DemoSocket.open(second, cookie) as writer:
+        users = await writer.request("users", {"action": "list", "username": "demo"})
+        mine = await writer.request("reviews", {"action": "list", "user": users["data"][0]["id"]})
+        review = mine["data"][0]
+        sub = await watcher.request("reviews", {"action": "subscribe_instance", "pk": review["id"]})
+        assert sub["response_status"] == 201
+        patched = await writer.request(
+            "reviews", {"action": "patch", "pk": review["id"], "data": {"text": text}}
+        )
+        assert patched["response_status"] == 200, patched
+        event = await watcher.event("reviews", sub["request_id"], wait=10)
+        assert (event["action"], event["data"]["text"]) == ("update", text)
