@@ -31,6 +31,7 @@ import copy
 import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rest_framework import status
@@ -83,25 +84,33 @@ class RetrieveModelMixin(_Base):
         return self.represent(instance, kwargs), status.HTTP_200_OK
 
 
-def _forget_prefetched(instance: Model) -> None:
+def _save_changes(
+    consumer: Any,
+    data: Any,
+    kwargs: dict[str, Any],
+    *,
+    partial: bool,
+    perform: Callable[..., None],
+) -> tuple[Any, int]:
+    """update and patch: validate ``data`` against the object, save through ``perform``."""
+    instance = consumer.get_object(data=data, **kwargs)
+    serializer = consumer.get_serializer(
+        instance=instance, data=data, partial=partial, action_kwargs=kwargs
+    )
+    serializer.is_valid(raise_exception=True)
+    perform(serializer, **without(kwargs, "serializer"))
     # A prefetch_related() cache holds the related objects as they were
     # before the update; drop it so the reply shows the new state.
     if getattr(instance, "_prefetched_objects_cache", None):
-        instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+        instance._prefetched_objects_cache = {}
+    return serializer.data, status.HTTP_200_OK
 
 
 class UpdateModelMixin(_Base):
     @action(atomic=True)
     def update(self, data: Any = None, **kwargs: Any) -> tuple[Any, int]:
         """Replace the object's fields with ``data`` (a full update: required fields required)."""
-        instance = self.get_object(data=data, **kwargs)
-        serializer = self.get_serializer(
-            instance=instance, data=data, partial=False, action_kwargs=kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        self.perform_update(serializer, **without(kwargs, "serializer"))
-        _forget_prefetched(instance)
-        return serializer.data, status.HTTP_200_OK
+        return _save_changes(self, data, kwargs, partial=False, perform=self.perform_update)
 
     def perform_update(self, serializer: BaseSerializer[Any], **kwargs: Any) -> None:
         serializer.save()
@@ -111,14 +120,7 @@ class PatchModelMixin(_Base):
     @action(atomic=True)
     def patch(self, data: Any = None, **kwargs: Any) -> tuple[Any, int]:
         """Change only the fields present in ``data``."""
-        instance = self.get_object(data=data, **kwargs)
-        serializer = self.get_serializer(
-            instance=instance, data=data, partial=True, action_kwargs=kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        self.perform_patch(serializer, **without(kwargs, "serializer"))
-        _forget_prefetched(instance)
-        return serializer.data, status.HTTP_200_OK
+        return _save_changes(self, data, kwargs, partial=True, perform=self.perform_patch)
 
     def perform_patch(self, serializer: BaseSerializer[Any], **kwargs: Any) -> None:
         serializer.save()
