@@ -13,121 +13,49 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from asgiref.sync import async_to_sync
 from channels.db import aclose_old_connections
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
-from django.db import transaction
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
-from rest_framework.utils.encoders import JSONEncoder
 
 from streams import layer_ops
-from streams.decorators import ActionSpec, get_action_spec
-from streams.errors import SERVER_ERROR_MESSAGE, ActionError, exception_to_reply
+from streams.channel_layer import LAYER_RETRY_MAX, LAYER_RETRY_MIN, ChannelLayerMixin
+from streams.errors import ActionError
+from streams.frame_worker import (
+    BATCH_HOOKS,
+    FrameWorkerMixin,
+    denied_by,
+    resolved_in_thread,
+)
 from streams.permissions import BasePermission, get_permission_instances
+from streams.registry import RESERVED_KWARGS, RegisteredAction, build_action_registry
+from streams.replies import GATEWAY_JSON_EXTENSION, RepliesMixin, bounded_request_id
 from streams.settings import api_settings
-from streams.threads import run_in_action_thread
+
+__all__ = [
+    "GATEWAY_JSON_EXTENSION",
+    "LAYER_RETRY_MAX",
+    "LAYER_RETRY_MIN",
+    "MISSING_ACTION_MESSAGE",
+    "RESERVED_KWARGS",
+    "AsyncAPIConsumer",
+    "RegisteredAction",
+]
 
 logger = logging.getLogger(__name__)
 
-# ASGI extension the gateway sets when it accepts decoded JSON in "json" keys.
-GATEWAY_JSON_EXTENSION = "channels_gateway.json"
-
-# Top-level message keys that would collide with the parameters of actions or
-# permission hooks (``has_permission(scope, consumer, action, **kwargs)``).
-RESERVED_KWARGS = frozenset({"self", "scope", "consumer"})
-
 MISSING_ACTION_MESSAGE = "Unable to find action in message body."
 
-# Back-off (seconds) while the channel layer is unreachable.
-LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
 
-
-@dataclass(frozen=True, slots=True)
-class _SyncCall:
-    """A validated call of a sync action, waiting to run in a batch."""
-
-    entry: RegisteredAction
-    kwargs: dict[str, Any]
-    call_kwargs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RegisteredAction:
-    """An entry of a consumer class's action registry."""
-
-    name: str
-    attribute: str
-    spec: ActionSpec
-    signature: inspect.Signature
-
-
-def _build_action_registry(cls: type) -> Mapping[str, RegisteredAction]:
-    registry: dict[str, RegisteredAction] = {}
-    for attribute in dir(cls):
-        if attribute.startswith("__"):
-            continue
-        member = inspect.getattr_static(cls, attribute, None)
-        func = getattr(member, "__func__", member)
-        spec = get_action_spec(func)
-        if spec is None or not callable(func):
-            continue
-        name = spec.name or attribute
-        if name in registry:
-            raise TypeError(
-                f"{cls.__qualname__} registers the action {name!r} twice (methods "
-                f"{registry[name].attribute!r} and {attribute!r}); give one of them another "
-                "@action(name=...)."
-            )
-        registry[name] = RegisteredAction(name, attribute, spec, inspect.signature(func))
-    return MappingProxyType(registry)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-def _resolved_in_thread(decision: Any) -> Any:
-    """A permission hook's answer, from a database thread: async hooks are
-    awaited on the event loop."""
-    if inspect.isawaitable(decision):
-        return async_to_sync(_await)(decision)
-    return decision
-
-
-def _denied_by(permission: Any) -> PermissionDenied:
-    return PermissionDenied(detail=getattr(permission, "message", None))
-
-
-def _bounded_request_id(request_id: Any) -> bool:
-    """Is ``request_id`` small enough, and JSON enough, to echo back?
-
-    A string is measured in characters, anything else as the JSON the reply
-    would carry. ``NaN`` and infinities (Python reads ``1e309`` as infinity)
-    have no JSON form, so they are refused too.
-    """
-    if request_id is None or isinstance(request_id, bool):
-        return True
-    limit = api_settings.MAX_REQUEST_ID_LENGTH
-    if isinstance(request_id, str):
-        return len(request_id) <= limit
-    if isinstance(request_id, int) and -(10**15) < request_id < 10**15:
-        return True
-    try:
-        return len(json.dumps(request_id, allow_nan=False)) <= limit
-    except (TypeError, ValueError):
-        return False
-
-
-class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
+class AsyncAPIConsumer(
+    FrameWorkerMixin, ChannelLayerMixin, RepliesMixin, AsyncJsonWebsocketConsumer
+):
     """Websocket consumer whose ``@action`` methods clients call by name.
 
     Subclasses declare actions with :func:`streams.decorators.action`; only those
@@ -148,15 +76,15 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
     max_batch_size: ClassVar[int] = 32
 
     #: Whether this class may serve queued frames in batches: only when it keeps
-    #: the message-handling hooks batching replaces (see ``_BATCH_HOOKS``).
+    #: the message-handling hooks batching replaces (see ``BATCH_HOOKS``).
     _batching: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.actions = _build_action_registry(cls)
+        cls.actions = build_action_registry(cls)
         cls._batching = all(
             inspect.getattr_static(cls, hook) is inspect.getattr_static(AsyncAPIConsumer, hook)
-            for hook in _BATCH_HOOKS
+            for hook in BATCH_HOOKS
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -193,7 +121,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             if inspect.isawaitable(allowed):
                 allowed = await allowed
             if not allowed:
-                raise _denied_by(permission)
+                raise denied_by(permission)
 
     def check_object_permissions(self, action: str, obj: Any, **kwargs: Any) -> None:
         """Raise ``PermissionDenied`` unless every permission allows ``action`` on ``obj``.
@@ -206,8 +134,8 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             decision = permission.has_object_permission(
                 scope=self.scope, consumer=self, action=action, obj=obj, **kwargs
             )
-            if not _resolved_in_thread(decision):
-                raise _denied_by(permission)
+            if not resolved_in_thread(decision):
+                raise denied_by(permission)
 
     # ------------------------------------------------------------- connection
     async def websocket_connect(self, message: dict[str, Any]) -> None:
@@ -287,18 +215,6 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
                 layer_loop.cancel()
                 await asyncio.gather(layer_loop, return_exceptions=True)
 
-    async def _serve_layer(self) -> None:
-        while True:
-            message = await self.channel_receive()
-            try:
-                await self.dispatch(message)
-            except Exception:
-                logger.exception(
-                    "%s: handling the channel-layer message %r failed",
-                    type(self).__qualname__,
-                    message.get("type"),
-                )
-
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Client frames skip AsyncConsumer's per-message close_old_connections
         # hop: sync actions do that housekeeping inside their own thread hop and
@@ -312,54 +228,6 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             await self._frames.put(message)
         else:
             await super().dispatch(message)
-
-    # ---------------------------------------------------- channel-layer outages
-    # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets
-    # any exception of ``channel_layer.receive`` end the consumer: with Redis
-    # down every socket's streams would die. This property takes that
-    # assignment and hands Channels a receive that waits for the layer to come
-    # back instead (requests and replies never need the layer meanwhile).
-    @property
-    def channel_receive(self) -> Callable[[], Any]:
-        return self._receive_from_layer
-
-    @channel_receive.setter
-    def channel_receive(self, receive: Callable[[], Any]) -> None:
-        self.__dict__["_layer_receive"] = receive
-
-    async def _receive_from_layer(self) -> Any:
-        delay = LAYER_RETRY_MIN
-        failed = False
-        while True:
-            try:
-                if failed:
-                    await self._rejoin_groups()
-                    failed = False
-                return await self.__dict__["_layer_receive"]()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if delay == LAYER_RETRY_MIN:
-                    logger.warning(
-                        "%s: channel layer unreachable (%s); retrying. Subscriptions get no "
-                        "events until it is back.",
-                        type(self).__qualname__,
-                        exc,
-                    )
-                failed = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAYER_RETRY_MAX)
-
-    async def _rejoin_groups(self) -> None:
-        """Join this consumer's groups again: a restarted Redis has forgotten them."""
-        groups = list(getattr(self, "groups", None) or [])
-        for group in groups:
-            await layer_ops.group_add(self.channel_layer, group, self.channel_name)
-        logger.warning(
-            "%s: channel layer reachable again; %d group(s) re-joined.",
-            type(self).__qualname__,
-            len(groups),
-        )
 
     # ---------------------------------------------------------------- receive
     async def websocket_receive(self, message: dict[str, Any]) -> None:
@@ -383,7 +251,7 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             return
         action = content.get("action")
         request_id = content.get("request_id")
-        if not _bounded_request_id(request_id):
+        if not bounded_request_id(request_id):
             await self.reply(
                 action=action if isinstance(action, str) else None,
                 errors=["request_id is too large to echo back."],
@@ -438,128 +306,6 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._reply_result(action, request_id, result)
 
-    # ---------------------------------------------------- frames and batching
-    async def _serve_frames(self) -> None:
-        """The frame worker: serve client frames in arrival order, forever.
-
-        It takes every frame already waiting (up to ``max_batch_size``) and
-        serves them together: consecutive frames calling sync actions run in
-        one hop to the database thread instead of one hop each, so under load
-        (many requests in flight on one stream) the hop and the connection
-        housekeeping around it are paid once per batch. Replies still go out in
-        request order, each with its own permission check, transaction and
-        error handling. Other frames are served one by one, in their place.
-        """
-        while True:
-            frames = [await self._frames.get()]
-            while len(frames) < self.max_batch_size and not self._frames.empty():
-                frames.append(self._frames.get_nowait())
-            if not self._batching:
-                for frame in frames:
-                    await self._serve_frame(frame)
-                continue
-            batch: list[_SyncCall] = []
-            for frame in frames:
-                content = self._decoded(frame)
-                call = self._batchable_call(content)
-                if call is not None:
-                    batch.append(call)
-                    continue
-                if batch:
-                    await self._run_batch(batch)
-                    batch = []
-                if content is _UNDECODABLE:
-                    await self._serve_frame(frame)  # answers with the decoding error
-                else:
-                    await self.receive_json(content)
-            if batch:
-                await self._run_batch(batch)
-
-    async def _serve_frame(self, frame: dict[str, Any]) -> None:
-        try:
-            await self.websocket_receive(frame)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # Only an override of the message hooks can get here (handle_action
-            # answers every failure itself); the socket lives on regardless.
-            await self.handle_exception(exc, action=None, request_id=None)
-
-    @staticmethod
-    def _decoded(frame: dict[str, Any]) -> Any:
-        """The frame's JSON content (decoded once), or ``_UNDECODABLE``."""
-        if "json" in frame:
-            return frame["json"]
-        text = frame.get("text")
-        if not isinstance(text, str):
-            return _UNDECODABLE
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            return _UNDECODABLE
-
-    def _batchable_call(self, content: Any) -> _SyncCall | None:
-        """The message as a ready-to-run sync call, or None to serve it the usual way.
-
-        Only messages that the usual path would certainly run are batched;
-        every message that ends in an error reply takes the usual path, so the
-        reply is the same either way.
-        """
-        if not isinstance(content, dict):
-            return None
-        action = content.get("action")
-        entry = self.actions.get(action) if isinstance(action, str) else None
-        if entry is None or entry.spec.is_async or entry.spec.detached:
-            return None
-        request_id = content.get("request_id")
-        if not _bounded_request_id(request_id):
-            return None
-        kwargs = {k: v for k, v in content.items() if k not in ("action", "request_id")}
-        if not RESERVED_KWARGS.isdisjoint(kwargs):
-            return None
-        call_kwargs = dict(kwargs, action=action, request_id=request_id)
-        try:
-            entry.signature.bind(self, **call_kwargs)
-        except TypeError:
-            return None
-        return _SyncCall(entry, kwargs, call_kwargs)
-
-    async def _run_batch(self, calls: list[_SyncCall]) -> None:
-        outcomes = await run_in_action_thread(self._run_sync_calls, calls)
-        for call, (ok, value) in zip(calls, outcomes, strict=True):
-            action, request_id = call.entry.name, call.call_kwargs["request_id"]
-            if ok:
-                await self._reply_result(action, request_id, value)
-            else:
-                await self.handle_exception(value, action=action, request_id=request_id)
-
-    def _run_sync_calls(self, calls: list[_SyncCall]) -> list[tuple[bool, Any]]:
-        """In the database thread: check permissions and run each call in turn."""
-        outcomes: list[tuple[bool, Any]] = []
-        for call in calls:
-            try:
-                self._check_permissions_sync(call.entry.name, **call.kwargs)
-                outcomes.append((True, self._call_sync(call.entry, call.call_kwargs)))
-            except Exception as exc:
-                outcomes.append((False, exc))
-        return outcomes
-
-    def _check_permissions_sync(self, action: str, **kwargs: Any) -> None:
-        """``check_permissions`` for the database thread (batching keeps that hook)."""
-        for permission in get_permission_instances(self.get_permission_classes()):
-            decision = permission.has_permission(
-                scope=self.scope, consumer=self, action=action, **kwargs
-            )
-            if not _resolved_in_thread(decision):
-                raise _denied_by(permission)
-
-    def _call_sync(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
-        method = getattr(self, entry.attribute)
-        if entry.spec.is_atomic():
-            with transaction.atomic():
-                return method(**call_kwargs)
-        return method(**call_kwargs)
-
     async def _run_detached(
         self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
     ) -> None:
@@ -572,91 +318,6 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
             await self.handle_exception(exc, action=action, request_id=request_id)
             return
         await self._reply_result(action, request_id, result)
-
-    async def _run_sync_action(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
-        return await run_in_action_thread(self._call_sync, entry, call_kwargs)
-
-    async def _reply_result(self, action: str, request_id: Any, result: Any) -> None:
-        # DCRF sends a reply only for a (data, status) tuple; anything else means
-        # the action replied (or chose not to) itself.
-        if isinstance(result, tuple) and len(result) == 2:
-            data, status = result
-            await self.reply(action=action, data=data, status=status, request_id=request_id)
-
-    async def handle_exception(self, exc: Exception, action: str | None, request_id: Any) -> None:
-        """Turn ``exc`` into an error reply; unexpected errors are logged, not shown.
-
-        The log record names the stream (under a gateway), the action and the
-        request_id, in the message and as record attributes (``stream``,
-        ``action``, ``request_id``) for structured log handlers.
-        """
-        status, errors = exception_to_reply(exc)
-        if status >= 500:
-            stream = getattr(self.scope.get("gateway"), "stream", None)
-            logger.error(
-                "%s: action %r (stream %r, request_id %r) failed",
-                type(self).__qualname__,
-                action,
-                stream,
-                request_id,
-                exc_info=exc,
-                extra={"stream": stream, "action": action, "request_id": request_id},
-            )
-        await self.reply(action=action, errors=errors, status=status, request_id=request_id)
-
-    # ------------------------------------------------------------------- send
-    async def reply(
-        self,
-        action: str | None,
-        data: Any = None,
-        errors: list[Any] | None = None,
-        status: int = 200,
-        request_id: Any = None,
-    ) -> None:
-        await self.send_json(
-            {
-                "errors": errors if errors is not None else [],
-                "data": data,
-                "action": action,
-                "response_status": status,
-                "request_id": request_id,
-            }
-        )
-
-    async def send_json(self, content: Any, close: bool = False) -> None:
-        if GATEWAY_JSON_EXTENSION in self.scope.get("extensions", {}):
-            await self.base_send({"type": "websocket.send", "json": content})
-            if close:
-                await self.close(close)
-            return
-        try:
-            text = await self.encode_json(content)
-        except (TypeError, ValueError, RecursionError):
-            # Standalone there is no gateway to turn this into a 500 frame, and
-            # the exception would end the frame worker, silently dropping the
-            # frames queued behind this one. Answer like the gateway does.
-            logger.exception("%s: a reply cannot be encoded as JSON", type(self).__qualname__)
-            action, request_id = (
-                (content.get("action"), content.get("request_id"))
-                if isinstance(content, dict)
-                else (None, None)
-            )
-            text = await self.encode_json(
-                {
-                    "errors": [SERVER_ERROR_MESSAGE],
-                    "data": None,
-                    "action": action if isinstance(action, str) else None,
-                    "response_status": 500,
-                    "request_id": request_id if _bounded_request_id(request_id) else None,
-                }
-            )
-        await super().send(text_data=text, close=close)
-
-    @classmethod
-    async def encode_json(cls, content: Any) -> str:
-        # DRF's encoder handles what serializers may leave in data (Decimal,
-        # datetime, UUID, lazy strings...).
-        return json.dumps(content, cls=JSONEncoder)
 
     # ---------------------------------------------------------- background work
     def start_detached(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -674,20 +335,6 @@ class AsyncAPIConsumer(AsyncJsonWebsocketConsumer):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._detached_tasks.clear()
-
-
-_UNDECODABLE = object()
-
-# Hooks that frame batching replaces with its own path; a subclass overriding
-# any of them is served one frame at a time so the override always runs.
-_BATCH_HOOKS = (
-    "websocket_receive",
-    "receive_json",
-    "decode_json",
-    "handle_action",
-    "get_permissions",
-    "check_permissions",
-)
 
 
 def __getattr__(name: str) -> Any:

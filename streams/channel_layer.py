@@ -1,0 +1,93 @@
+"""The consumer's side of the channel layer: a receive loop that survives outages.
+
+Channels ends a consumer when ``channel_layer.receive`` raises, so with Redis
+down every socket's streams would die. ``ChannelLayerMixin`` serves
+channel-layer messages in a loop of their own (logging handler errors instead
+of ending the stream), backs off and retries while the layer is unreachable,
+and re-joins the consumer's groups when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from streams import layer_ops
+
+logger = logging.getLogger("streams.consumers")
+
+# Back-off (seconds) while the channel layer is unreachable.
+LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
+
+
+class ChannelLayerMixin:
+    """Channel-layer receive loop and group re-joining for ``AsyncAPIConsumer``."""
+
+    if TYPE_CHECKING:
+        channel_layer: Any
+        channel_name: str
+        groups: list[str]
+
+        async def dispatch(self, message: dict[str, Any]) -> None: ...
+
+    async def _serve_layer(self) -> None:
+        while True:
+            message = await self.channel_receive()
+            try:
+                await self.dispatch(message)
+            except Exception:
+                logger.exception(
+                    "%s: handling the channel-layer message %r failed",
+                    type(self).__qualname__,
+                    message.get("type"),
+                )
+
+    # ---------------------------------------------------- channel-layer outages
+    # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets
+    # any exception of ``channel_layer.receive`` end the consumer: with Redis
+    # down every socket's streams would die. This property takes that
+    # assignment and hands Channels a receive that waits for the layer to come
+    # back instead (requests and replies never need the layer meanwhile).
+    @property
+    def channel_receive(self) -> Callable[[], Any]:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Any]) -> None:
+        self.__dict__["_layer_receive"] = receive
+
+    async def _receive_from_layer(self) -> Any:
+        delay = LAYER_RETRY_MIN
+        failed = False
+        while True:
+            try:
+                if failed:
+                    await self._rejoin_groups()
+                    failed = False
+                return await self.__dict__["_layer_receive"]()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if delay == LAYER_RETRY_MIN:
+                    logger.warning(
+                        "%s: channel layer unreachable (%s); retrying. Subscriptions get no "
+                        "events until it is back.",
+                        type(self).__qualname__,
+                        exc,
+                    )
+                failed = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAYER_RETRY_MAX)
+
+    async def _rejoin_groups(self) -> None:
+        """Join this consumer's groups again: a restarted Redis has forgotten them."""
+        groups = list(getattr(self, "groups", None) or [])
+        for group in groups:
+            await layer_ops.group_add(self.channel_layer, group, self.channel_name)
+        logger.warning(
+            "%s: channel layer reachable again; %d group(s) re-joined.",
+            type(self).__qualname__,
+            len(groups),
+        )
