@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: test lint typecheck pytest demo bench screenshot clean
+.PHONY: test lint typecheck pytest dist demo bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,15 @@ typecheck: $(VENV)/.stamp-test
 pytest: $(VENV)/.stamp-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The sdist and wheel, built offline from the venv's setuptools, checked as
+# PyPI renders them (twine) and for what an installer needs (.ci/check_dist.py).
+dist: $(VENV)/.stamp-test
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
+	$(BIN)/twine check --strict dist/*
+	$(BIN)/python .ci/check_dist.py dist
+
+test: lint typecheck pytest dist
 
 demo: $(VENV)/.stamp-demo
 	$(BIN)/python demo_project/manage.py migrate --noinput
@@ -50,7 +58,7 @@ $(VENV)/.stamp-bench: setup.cfg pyproject.toml | $(BIN)/python
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# Refresh docs/screenshot.png (README) from the browser test.
+# Refresh docs/screenshot.png (docs/DEMO.md) from the browser test.
 screenshot: $(VENV)/.stamp-test
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_demo_browser.py
 

@@ -5,6 +5,10 @@ the drop-in name for channelsmultiplexer users; ``gateway.testing`` has the
 ``GatewayCommunicator`` for tests. The wire contract: ``docs/PROTOCOL.md``.
 """
 
+# The one place the version is written: setup.cfg reads it (`attr:`), and so
+# do the documentation and the changelog check.
+__version__ = "0.1.0"
+
 from gateway.compat import AsyncJsonWebsocketDemultiplexer
 from gateway.gateway import Gateway
 from gateway.options import GatewayOptions
@@ -17,4 +21,5 @@ __all__ = [
     "Route",
     "RouteTable",
     "StreamScope",
+    "__version__",
 ]

@@ -4,7 +4,7 @@ Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright for Python)
 against the demo served by daphne. Two browser contexts are two users' tabs:
 an anonymous reader three links deep, and the demo user editing a review the
 reader has on screen. The reader's page must update without a reload. The
-screenshot of the reader's page is the one README.rst shows: `make screenshot`
+screenshot of the reader's page is the one docs/DEMO.md shows: `make screenshot`
 runs this test with UPDATE_SCREENSHOT=1 to refresh docs/screenshot.png.
 """
 
