@@ -33,6 +33,7 @@ def check_wheel(path: Path) -> None:
         names = set(wheel.namelist())
         dist_info = f"channels_gateway-{__version__}.dist-info"
         metadata = email.message_from_bytes(wheel.read(f"{dist_info}/METADATA"))
+        entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
     if metadata["Version"] != __version__:
         fail(f"wheel version {metadata['Version']} != gateway.__version__ {__version__}")
     for package in PACKAGES:
@@ -47,6 +48,8 @@ def check_wheel(path: Path) -> None:
     unknown = [c for c in metadata.get_all("Classifier") or [] if c not in known_classifiers]
     if unknown:
         fail(f"unknown Trove classifiers: {unknown}")
+    if "[pytest11]" not in entry_points or "gateway.pytest_plugin" not in entry_points:
+        fail("the pytest plugin's entry point (pytest11 channels_gateway) is missing")
 
 
 def check_sdist(path: Path) -> None:

@@ -8,11 +8,10 @@ cannot see (and is locked out by) a test's uncommitted transaction. And wait
 with ``comm.receive_nothing()`` rather than a timing-out ``receive_json_from``,
 which cancels the application.
 
-The database threads (the shared thread-sensitive one and the sync-action
-pool's) outlive a test, and so do their connections; the autouse
-``_release_database_thread_connections`` closes them after every database
-test, or the next test without database access would fail in those threads'
-``close_old_connections``."""
+The database threads' connections are closed after every database test by
+the testing kit's autouse fixture (``gateway/pytest_plugin.py``, loaded
+through its ``pytest11`` entry point like in any project that installs the
+package), which is what makes test order irrelevant."""
 
 from __future__ import annotations
 
@@ -20,39 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.db import connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-
-from streams.threads import call_in_every_action_thread
 
 Connect = Callable[..., Awaitable[WebsocketCommunicator]]
-
-
-def _close_thread_connections() -> None:
-    for conn in connections.all(initialized_only=True):
-        if conn.connection is not None:
-            # BaseDatabaseWrapper.close: SQLite's own close() ignores in-memory
-            # databases. The main thread's connection keeps the database alive.
-            BaseDatabaseWrapper.close(conn)
-
-
-@pytest.fixture(autouse=True)
-async def _release_database_thread_connections(request: Any) -> AsyncIterator[None]:
-    yield
-    uses_db = request.node.get_closest_marker("django_db") is not None or {
-        "db",
-        "transactional_db",
-    }.intersection(request.fixturenames)
-    if uses_db:
-        # The shared thread-sensitive thread (database_sync_to_async) and every
-        # thread of the sync-action pool (streams.threads).
-        await sync_to_async(_close_thread_connections, thread_sensitive=True)()
-        await sync_to_async(call_in_every_action_thread, thread_sensitive=False)(
-            _close_thread_connections
-        )
 
 
 @pytest.fixture
