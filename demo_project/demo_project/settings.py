@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "streams",
+    "gateway",  # serves the JS client: {% static 'gateway/client.js' %}
     "library",
 ]
 

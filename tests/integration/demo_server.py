@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -91,11 +92,14 @@ def run_demo_server(
     template_db: Path | None = None,
     shared_db: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    port: int = 0,
 ) -> Iterator[DemoServer]:
     """Start daphne serving the demo on a free port; stop it on exit.
 
     The database is a fresh seeded SQLite file, a copy of ``template_db``, or
-    ``shared_db`` itself (several servers on one database).
+    ``shared_db`` itself (several servers on one database). ``port`` (e.g. the
+    port of a server stopped before) serves on that port instead of a free one,
+    so open pages reconnect to the new process.
     """
     directory.mkdir(parents=True, exist_ok=True)
     if shared_db is not None:
@@ -115,7 +119,7 @@ def run_demo_server(
                 "-m",
                 "daphne",
                 "-e",
-                "tcp:0:interface=127.0.0.1",
+                f"tcp:{port}:interface=127.0.0.1",
                 "demo_project.asgi:application",
             ],
             cwd=DEMO_DIR,
@@ -140,6 +144,14 @@ def run_demo_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.demo_server import REPO_ROOT, DemoServer, run_demo_server
+from tests.integration.demo_server import REPO_ROOT, DemoServer, free_port, run_demo_server
 from tests.services import require_executable
 
 pytestmark = pytest.mark.browser
@@ -145,3 +145,50 @@ def test_browse_three_links_deep_edit_elsewhere_and_see_it_live(
         SCREENSHOT.write_bytes(shot.read_bytes())
     editor_context.close()
     reader_context.close()
+
+
+def test_page_catches_up_after_the_server_restarts_without_reloading(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The socket dies with its server process; while no server runs another
+    process writes; the page's client reconnects to the new process by itself,
+    renews its subscription and shows the write, on the same page (no reload).
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    errors: list[str] = []
+    port = free_port()
+    first = run_demo_server(tmp_path / "first", port=port)
+    server = first.__enter__()
+    try:
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{server.url}/{link_hash({'stream': 'reviews', 'payload': {'action': 'list'}})}")
+        page.locator("#list .card h3 a").first.click()
+        expect(page.locator("#live")).to_be_visible()
+        review_pk = int(page.locator("#object").get_attribute("data-pk"))
+        page.evaluate("window.__sameDocument = true")
+    finally:
+        first.__exit__(None, None, None)
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+
+    # Another process writes while no server runs: nobody can push this event.
+    text = f"Written while the server was down ({port})."
+    server.manage(
+        "shell",
+        "-c",
+        "from library.models import Review;"
+        f"review = Review.objects.get(pk={review_pk}); review.text = {text!r}; review.save()",
+    )
+    assert text not in page.locator("#object").inner_text()
+
+    with run_demo_server(tmp_path / "second", shared_db=server.db_path, port=port):
+        # The client's backoff is at most 10 s; the restart takes a few.
+        expect(page.locator("#connection")).to_have_text("connected", timeout=30_000)
+        expect(page.locator('#object tr[data-field="text"] td')).to_have_text(text)
+        assert page.evaluate("window.__sameDocument") is True  # not reloaded
+        # The subscription was renewed on the new socket, not dropped.
+        assert page.evaluate("window.demo.client.subscriptions.size") == 1
+        expect(page.locator("#live")).to_be_visible()
+    assert not errors, errors

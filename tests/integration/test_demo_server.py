@@ -74,11 +74,16 @@ def test_page_shows_the_demoplexer_streams(server: DemoServer) -> None:
 
 
 def test_page_scripts_are_served(server: DemoServer) -> None:
-    for name in ("app.js", "gateway-client.js", "app.css"):
-        status, content_type, body = get(server, f"/static/library/{name}")
-        assert status == 200 and body
-        expected = "text/css" if name.endswith(".css") else "javascript"
-        assert expected in content_type
+    # The client is the gateway package's own static file, found by the page
+    # through its import map.
+    for path in ("library/app.js", "library/app.css", "gateway/client.js", "gateway/client.d.ts"):
+        status, content_type, body = get(server, f"/static/{path}")
+        assert status == 200 and body, path
+        if path.endswith((".js", ".css")):
+            expected = "text/css" if path.endswith(".css") else "javascript"
+            assert expected in content_type
+    _, _, html = get(server, "/")
+    assert '"channels-gateway": "/static/gateway/client.js"' in html
 
 
 # ----------------------------------------------------------------- browsing

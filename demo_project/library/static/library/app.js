@@ -1,6 +1,6 @@
 // The demo page: browse the demoplexer's streams by following hypermedia links
 // over one socket, keep what is on screen subscribed, and log every frame.
-import { GatewayClient, isLink } from "./gateway-client.js";
+import { GatewayClient, isLink } from "channels-gateway"; // gateway/static/gateway/client.js
 
 const config = JSON.parse(document.getElementById("demo-config").textContent);
 const $ = (selector) => document.querySelector(selector);
@@ -44,6 +44,14 @@ function streamActions(stream) {
 
 function ok(reply) {
   return Math.floor(reply.response_status / 100) === 2;
+}
+
+// The client rejects non-2xx replies; the page shows them, so it wants the
+// reply either way (or a stand-in when there was none: timeout, lost socket).
+function ask(stream, payload) {
+  return client
+    .request(stream, payload)
+    .catch((error) => error.payload || { response_status: 0, errors: [error.message], data: null });
 }
 
 function filtersOf(payload) {
@@ -212,7 +220,7 @@ function objectTools() {
             return;
           }
           status.textContent = "saving…";
-          const reply = await client.request(stream, { action: "patch", pk, data: changed });
+          const reply = await ask(stream, { action: "patch", pk, data: changed });
           status.textContent = ok(reply) ? "saved" : `${reply.response_status}: ${JSON.stringify(reply.errors)}`;
         },
       },
@@ -238,7 +246,7 @@ function objectTools() {
         {
           class: "danger",
           onclick: async () => {
-            const reply = await client.request(stream, { action: "delete", pk });
+            const reply = await ask(stream, { action: "delete", pk });
             if (!ok(reply)) tools.append(renderErrors(reply));
           },
         },
@@ -266,7 +274,7 @@ function reviewForm(book) {
           rating: Number(form.elements.rating.value),
           text: form.elements.text.value,
         };
-        const reply = await client.request("reviews", { action: "create", data });
+        const reply = await ask("reviews", { action: "create", data });
         status.textContent = ok(reply) ? "thanks!" : `${reply.response_status}: ${JSON.stringify(reply.errors)}`;
       },
     },
@@ -317,14 +325,32 @@ function onEvent(event) {
   }
 }
 
-async function subscribeTo(link, kind) {
+// After a reconnect the client renews the subscription by itself; when what
+// was missed could not be replayed, the view is read again.
+function onResync(reply, subscription) {
+  if (!current || current.subscription !== subscription) return;
+  if (ok(reply)) refresh();
+  else navigate(current.link, { push: false });
+}
+
+async function refresh() {
+  const mine = navigation;
+  const reply = await ask(current.link.stream, current.link.payload);
+  if (mine !== navigation || !ok(reply)) return;
+  const items = listItems(reply.data);
+  Object.assign(current, { reply, data: reply.data, items: items ? [...items] : null, deleted: false });
+  render();
+}
+
+function subscribeTo(link, kind) {
   const { stream, payload } = link;
   const actions = streamActions(stream);
+  const options = { onEvent, onResync };
   if (kind === "object" && actions.includes("subscribe_instance") && "pk" in payload) {
-    return client.subscribe(stream, { action: "subscribe_instance", pk: payload.pk }, onEvent, "unsubscribe_instance");
+    return client.subscribe(stream, { action: "subscribe_instance", pk: payload.pk }, options);
   }
   if (kind === "list" && actions.includes("subscribe_list")) {
-    return client.subscribe(stream, { ...filtersOf(payload), action: "subscribe_list" }, onEvent, "unsubscribe_list");
+    return client.subscribe(stream, { ...filtersOf(payload), action: "subscribe_list" }, options);
   }
   return null;
 }
@@ -332,19 +358,11 @@ async function subscribeTo(link, kind) {
 // --------------------------------------------------------------- navigation
 async function navigate(link, { push = true } = {}) {
   const mine = ++navigation;
-  if (current && current.subscription) current.subscription.cancel();
+  if (current && current.subscription) current.subscription.unsubscribe();
   if (push) history.pushState({ link }, "", `#${encodeURIComponent(JSON.stringify(link))}`);
   $("#current-frame").textContent = JSON.stringify(link);
   $("#content").setAttribute("aria-busy", "true");
-  let reply;
-  try {
-    reply = await client.request(link.stream, link.payload);
-  } catch (error) {
-    if (mine !== navigation) return;
-    current = { link, reply: { response_status: 0, errors: [String(error)] }, kind: "other" };
-    render();
-    return;
-  }
+  const reply = await ask(link.stream, link.payload);
   if (mine !== navigation) return;
   const items = listItems(reply.data);
   const kind = items ? "list" : reply.data && typeof reply.data === "object" && pkOf(reply.data) !== undefined ? "object" : "other";
@@ -355,15 +373,15 @@ async function navigate(link, { push = true } = {}) {
   try {
     const sub = await subscribeTo(link, kind);
     if (mine !== navigation) {
-      if (sub) sub.cancel();
+      if (sub) sub.unsubscribe();
       return;
     }
-    if (sub && sub.ok) {
+    if (sub) {
       current.subscription = sub;
       $("#live").hidden = false;
     }
   } catch {
-    // A view without live updates still works.
+    // Refused or unanswered: a view without live updates still works.
   }
 }
 
@@ -435,8 +453,9 @@ function start() {
   client.addEventListener("open", (event) => {
     $("#connection").textContent = "connected";
     $("#connection").className = "status on";
-    // After a reconnect, fetch the current view again: we may have missed events.
-    if (event.detail.reconnected && current) navigate(current.link, { push: false });
+    // A live view is renewed by the client (see onResync); a view without a
+    // subscription is read again, it may have changed meanwhile.
+    if (event.detail.reconnected && current && !current.subscription) navigate(current.link, { push: false });
   });
   client.addEventListener("close", () => {
     $("#connection").textContent = "reconnecting…";
@@ -453,7 +472,7 @@ function start() {
     const link = (event.state && event.state.link) || linkFromHash();
     if (link) navigate(link, { push: false });
     else {
-      if (current && current.subscription) current.subscription.cancel();
+      if (current && current.subscription) current.subscription.unsubscribe();
       current = null;
       $("#current-frame").textContent = "";
       render();
