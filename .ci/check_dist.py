@@ -40,6 +40,10 @@ def check_wheel(path: Path) -> None:
         for required in (f"{package}/__init__.py", f"{package}/py.typed"):
             if required not in names:
                 fail(f"{required} is missing from {path.name}")
+    # The browser client ships as static files of gateway (docs/CLIENT.md).
+    for required in ("gateway/static/gateway/client.js", "gateway/static/gateway/client.d.ts"):
+        if required not in names:
+            fail(f"{required} is missing from {path.name}")
     if not any(name.startswith(f"{dist_info}/") and name.endswith("LICENSE") for name in names):
         fail(f"LICENSE is missing from {path.name}")
     stray = sorted({name.split("/")[0] for name in names} - {*PACKAGES, dist_info})
