@@ -30,6 +30,16 @@ class ActionSpec:
     detached: bool
     is_async: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The HTTP method wrapped DRF permissions, throttles and serializer
+    #: context requests see for this action; ``None``: decided by the name
+    #: (see :func:`streams.scope_utils.method_for_action`).
+    method: str | None = None
+    #: Throttles for this action only, replacing the consumer's
+    #: ``throttle_classes``; ``None``: the consumer's.
+    throttle_classes: tuple[Any, ...] | None = None
+    #: ``ScopedRateThrottle``'s scope for this action; ``None``: the consumer's
+    #: ``throttle_scope``.
+    throttle_scope: str | None = None
 
     def is_atomic(self) -> bool:
         """``atomic=None`` follows ``DATABASES["default"]["ATOMIC_REQUESTS"]``, as DCRF did."""
@@ -38,10 +48,30 @@ class ActionSpec:
         return bool(settings.DATABASES.get("default", {}).get("ATOMIC_REQUESTS", False))
 
 
+#: Methods an action may declare: what DRF permissions know how to judge.
+HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def _checked_method(method: Any, where: str) -> str | None:
+    if method is None:
+        return None
+    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+        raise ValueError(
+            f"@action(method={method!r}) on {where}: the method must be one of "
+            f'{", ".join(sorted(HTTP_METHODS))} (e.g. method="GET" for an action that '
+            "only reads)."
+        )
+    return method.upper()
+
+
 def action(
     name: str | None = None,
     atomic: bool | None = None,
     detached: bool | None = None,
+    *,
+    method: str | None = None,
+    throttle_classes: Any = None,
+    throttle_scope: str | None = None,
     **kwargs: Any,
 ) -> Callable[[F], F]:
     """Mark a consumer method as an action clients may call.
@@ -54,6 +84,15 @@ def action(
       hold up the stream's later messages (replies may then arrive out of order).
       Sync actions already leave the event loop, so ``detached=True`` on them
       is an error.
+    - ``method``: the HTTP method wrapped DRF permissions (and throttles, and
+      the serializer context's request) see for this action. Without it the
+      standard names map to their verbs (``list``/``retrieve`` GET, ``create``
+      POST, ``update`` PUT, ``patch`` PATCH, ``delete`` DELETE) and every
+      other action is a ``POST``: an action nobody declared safe is judged as
+      a write, so ``DjangoModelPermissions`` cannot be bypassed by a custom
+      action. Declare ``method="GET"`` on custom actions that only read.
+    - ``throttle_classes`` / ``throttle_scope``: this action's throttles (DRF
+      classes, see :mod:`streams.throttling`), replacing the consumer's.
     - any other keyword is kept in ``ActionSpec.extra`` for permission classes
       and other policies to read.
     """
@@ -72,12 +111,20 @@ def action(
                 "make it `async def`, or drop detached=True (sync actions already run off "
                 "the event loop)."
             )
+        if throttle_scope is not None and not isinstance(throttle_scope, str):
+            raise ValueError(
+                f"@action(throttle_scope={throttle_scope!r}) on {func.__qualname__}: the scope "
+                "must be a string naming a rate in DEFAULT_THROTTLE_RATES."
+            )
         spec = ActionSpec(
             name=name,
             atomic=atomic,
             detached=bool(detached),
             is_async=is_async,
             extra=dict(kwargs),
+            method=_checked_method(method, func.__qualname__),
+            throttle_classes=None if throttle_classes is None else tuple(throttle_classes),
+            throttle_scope=throttle_scope,
         )
         setattr(func, ACTION_SPEC_ATTR, spec)
         return func

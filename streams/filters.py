@@ -208,7 +208,9 @@ class DRFFilterBackendAdapter(BaseFilterBackend):
     def filter_queryset(
         self, scope: Mapping[str, Any], consumer: Any, queryset: QuerySet[Any], /, **kwargs: Any
     ) -> QuerySet[Any]:
-        request = drf_request_from_scope(scope, kwargs.get("action"), query=_query_params(kwargs))
+        request = drf_request_from_scope(
+            scope, kwargs.get("action"), consumer, query=_query_params(kwargs)
+        )
         result: QuerySet[Any] = self.backend.filter_queryset(request, queryset, consumer)
         return result
 

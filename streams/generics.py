@@ -292,11 +292,11 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         cost every retrieve a header parse. A new user in the scope (e.g. after
         ``channels.auth.login``) gets a new request.
         """
-        method = method_for_action(action)
+        method = method_for_action(action, self)
         user = self.scope.get("user")
         cached = self._request_cache.get(method)
         if cached is not None and cached[0] is user:
             return cached[1]
-        request = drf_request_from_scope(self.scope, action)
+        request = drf_request_from_scope(self.scope, action, self)
         self._request_cache[method] = (user, request)
         return request

@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 
 class CreateModelMixin(_Base):
-    @action(atomic=True)
+    @action(atomic=True, method="POST")
     def create(self, data: Any = None, **kwargs: Any) -> tuple[Any, int]:
         """Validate ``data``, save it through ``perform_create``; 201 with the new object."""
         serializer = self.get_serializer(data=data, action_kwargs=kwargs)
@@ -67,7 +67,7 @@ class CreateModelMixin(_Base):
 
 
 class ListModelMixin(_Base):
-    @action()
+    @action(method="GET")
     def list(self, **kwargs: Any) -> tuple[Any, int]:
         """Every object of the filtered queryset, unpaginated (DCRF's behaviour)."""
         hook_kwargs = without(kwargs, "queryset")
@@ -77,7 +77,7 @@ class ListModelMixin(_Base):
 
 
 class RetrieveModelMixin(_Base):
-    @action()
+    @action(method="GET")
     def retrieve(self, **kwargs: Any) -> tuple[Any, int]:
         """The object named by the lookup key (``pk`` unless ``lookup_url_kwarg`` says otherwise)."""
         instance = self.get_object(**kwargs)
@@ -107,7 +107,7 @@ def _save_changes(
 
 
 class UpdateModelMixin(_Base):
-    @action(atomic=True)
+    @action(atomic=True, method="PUT")
     def update(self, data: Any = None, **kwargs: Any) -> tuple[Any, int]:
         """Replace the object's fields with ``data`` (a full update: required fields required)."""
         return _save_changes(self, data, kwargs, partial=False, perform=self.perform_update)
@@ -117,7 +117,7 @@ class UpdateModelMixin(_Base):
 
 
 class PatchModelMixin(_Base):
-    @action(atomic=True)
+    @action(atomic=True, method="PATCH")
     def patch(self, data: Any = None, **kwargs: Any) -> tuple[Any, int]:
         """Change only the fields present in ``data``."""
         return _save_changes(self, data, kwargs, partial=True, perform=self.perform_patch)
@@ -127,7 +127,7 @@ class PatchModelMixin(_Base):
 
 
 class DeleteModelMixin(_Base):
-    @action(atomic=True)
+    @action(atomic=True, method="DELETE")
     def delete(self, **kwargs: Any) -> tuple[None, int]:
         """Delete the object; 204 with ``data: null``."""
         instance = self.get_object(**kwargs)
@@ -172,7 +172,7 @@ class PaginatedModelListMixin(ListModelMixin):
             )
         return paginator.get_paginated_response(data)
 
-    @action()
+    @action(method="GET")
     def list(self, **kwargs: Any) -> tuple[Any, int]:
         hook_kwargs = without(kwargs, "queryset")
         queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
@@ -233,7 +233,7 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
         data = dict(paginator.get_paginated_response(serializer.data))
         return data, paginator.is_last_page()
 
-    @action(detached=True)
+    @action(detached=True, method="GET")
     async def list(self, **kwargs: Any) -> None:  # type: ignore[override]
         action_name = kwargs.get("action", "list")
         request_id = kwargs.get("request_id")
@@ -270,7 +270,7 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
             if task is not None and self._streamed_lists.get(key) is task:
                 del self._streamed_lists[key]
 
-    @action()
+    @action(method="GET")
     async def list_cancel(self, **kwargs: Any) -> tuple[None, int]:
         """Stop the streamed list that has this message's ``request_id``."""
         task = self._streamed_lists.pop(_request_key(kwargs.get("request_id")), None)

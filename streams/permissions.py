@@ -358,8 +358,10 @@ def _negate(value: Any) -> bool:
 class WrappedDRFPermission(BasePermission):
     """Runs a DRF permission against a request built from the scope.
 
-    The request's method follows the action (create POST, update PUT, patch
-    PATCH, delete DELETE, anything else GET) and its ``META`` holds the
+    The request's method follows the action: the method it declares
+    (``@action(method="GET")``), else the standard verb of its name (list and
+    retrieve GET, create POST, update PUT, patch PATCH, delete DELETE), else
+    ``POST``, so an undeclared custom action is judged as a write. ``META`` holds the
     handshake headers as ``HTTP_*``, where DRF authentication and permissions
     look. The consumer is the view, so ``DjangoModelPermissions`` finds
     ``get_queryset()``/``queryset`` on it.
@@ -405,13 +407,13 @@ class WrappedDRFPermission(BasePermission):
         )
 
     def _has_permission(self, scope: dict[str, Any], consumer: Any, action: str) -> Any:
-        request = drf_request_from_scope(scope, action)
+        request = drf_request_from_scope(scope, action, consumer)
         return self.permission.has_permission(request, consumer)
 
     def _has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any
     ) -> Any:
-        request = drf_request_from_scope(scope, action)
+        request = drf_request_from_scope(scope, action, consumer)
         return self.permission.has_object_permission(request, consumer, obj)
 
     @staticmethod

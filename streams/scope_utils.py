@@ -27,9 +27,30 @@ ACTION_METHODS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def method_for_action(action: str | None) -> str:
-    """Standard actions map to their HTTP verb; custom actions count as GET."""
-    return ACTION_METHODS.get(action or "", "GET")
+#: The method of an action that declares none and has no standard name. A
+#: write, so that permissions which let reads through (``DjangoModelPermissions``,
+#: ``IsAuthenticatedOrReadOnly``) judge an undeclared action as the riskier kind.
+UNDECLARED_ACTION_METHOD = "POST"
+
+
+def method_for_action(action: str | None, consumer: Any = None) -> str:
+    """The HTTP method DRF code sees for ``action``.
+
+    In order: the method the action declared (``@action(method=...)``, read
+    from ``consumer.actions``, the class's registry), the standard verb of a
+    CRUD name (:data:`ACTION_METHODS`), else ``POST``
+    (:data:`UNDECLARED_ACTION_METHOD`). DCRF treated every custom action as a
+    ``GET``, which let a custom write pass ``DjangoModelPermissions`` without
+    any permission.
+    """
+    name = action or ""
+    registry = getattr(consumer, "actions", None)
+    if registry is not None:
+        entry = registry.get(name)
+        method = getattr(getattr(entry, "spec", None), "method", None)
+        if method is not None:
+            return str(method)
+    return ACTION_METHODS.get(name, UNDECLARED_ACTION_METHOD)
 
 
 def _meta_from_scope(scope: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,14 +111,17 @@ def request_from_scope(
 
 
 def drf_request_from_scope(
-    scope: Mapping[str, Any], action: str | None = None, **kwargs: Any
+    scope: Mapping[str, Any], action: str | None = None, consumer: Any = None, **kwargs: Any
 ) -> Request:
     """A DRF ``Request`` for ``action``, authenticated as the scope's user.
 
     No authenticators run: the user was authenticated at the handshake (e.g.
-    by ``AuthMiddlewareStack``), so it is set directly.
+    by ``AuthMiddlewareStack``), so it is set directly. ``consumer`` (whose
+    action registry may declare the method) decides the HTTP method with
+    ``action``; see :func:`method_for_action`.
     """
-    http_request = request_from_scope(scope, method=method_for_action(action), **kwargs)
+    method = method_for_action(action, consumer)
+    http_request = request_from_scope(scope, method=method, **kwargs)
     request = Request(http_request, authenticators=())
     if "user" in scope:
         request.user = scope["user"]

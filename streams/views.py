@@ -39,7 +39,7 @@ import inspect
 import io
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -101,8 +101,10 @@ class DjangoViewAsConsumer(AsyncAPIConsumer):
             return
         registry = dict(cls.actions)
         signature = inspect.signature(cls.call_view)
-        for name in cls.view_routes:
-            registry[name] = RegisteredAction(name, "call_view", _VIEW_ACTION_SPEC, signature)
+        for name, route in cls.view_routes.items():
+            # The route's method is what the view sees, so permissions see it too.
+            spec = replace(_VIEW_ACTION_SPEC, method=route.method)
+            registry[name] = RegisteredAction(name, "call_view", spec, signature)
         cls.actions = MappingProxyType(registry)
 
     def get_view_args(self, action: str, **kwargs: Any) -> tuple[list[Any], dict[str, Any]]:

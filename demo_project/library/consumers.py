@@ -72,7 +72,7 @@ class BookConsumer(LibraryConsumer):
     serializer_class = BookSerializer
     filterset_fields = {"author": ["exact"], "tags": ["exact"], "title": ["exact", "icontains"]}
 
-    @action()
+    @action(method="GET")
     def top_rated(self, limit: Any = 3, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
         """The best-rated books with their average rating: a custom action next
         to the generated ones, using the same queryset, filters and serializer."""

@@ -285,7 +285,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             lookups = self.__dict__["_observer_lookup_pks"] = {}
         return lookups
 
-    @action()
+    @action(method="GET")
     async def subscribe_instance(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
     ) -> None:
@@ -335,7 +335,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         instance = self.get_object(**kwargs)
         return self.get_serializer(instance=instance, action_kwargs=kwargs).data
 
-    @action()
+    @action(method="GET")
     async def unsubscribe_instance(self, request_id: Any = None, **kwargs: Any) -> tuple[None, int]:
         """Stop the subscription(s) to the object: 204, also when the object was
         deleted meanwhile or nothing was subscribed. Without request_id every
@@ -453,7 +453,7 @@ class ObserverModelListMixin(ObserverConsumerMixin):
         key = ("member", self.get_observer_membership_key(subscription.filters_key))
         return await delivery.cached(event, key, database_sync_to_async(query))
 
-    @action()
+    @action(method="GET")
     async def subscribe_list(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
     ) -> None:
@@ -503,7 +503,7 @@ class ObserverModelListMixin(ObserverConsumerMixin):
         data = self.get_serializer(instance=objects, many=True, action_kwargs=kwargs).data
         return {obj.pk for obj in objects}, data
 
-    @action()
+    @action(method="GET")
     async def unsubscribe_list(self, request_id: Any = None, **kwargs: Any) -> tuple[None, int]:
         """End the list subscription ``request_id`` (all of them without one): 204."""
         observer = self.bound_observer("handle_list_change")

@@ -324,12 +324,21 @@ class ActionsConsumer(AsyncAPIConsumer):
     async def custom(self, **kwargs):
         return None, 200
 
+    @action(method="GET")
+    async def peek(self, **kwargs):
+        return None, 200
+
+    @action(method="delete")
+    async def purge(self, **kwargs):
+        return None, 200
+
 
 async def test_drf_request_method_follows_the_action(communicator, alice):
     calls: list[Any] = []
     headers = [(b"authorization", b"Token s3cret"), (b"host", b"example.com")]
     comm = await communicator(ActionsConsumer.as_asgi(), user=alice, calls=calls, headers=headers)
-    for name in ["create", "update", "patch", "delete", "list", "retrieve", "custom"]:
+    names = ["create", "update", "patch", "delete", "list", "retrieve", "custom", "peek", "purge"]
+    for name in names:
         assert (await request(comm, {"action": name}))["response_status"] < 300
     assert [method for method, _, _ in calls] == [
         "POST",
@@ -338,7 +347,9 @@ async def test_drf_request_method_follows_the_action(communicator, alice):
         "DELETE",
         "GET",
         "GET",
-        "GET",
+        "POST",  # undeclared custom action: judged as a write
+        "GET",  # declared safe
+        "DELETE",  # declared, case-insensitive
     ]
     assert {(auth, name) for _, auth, name in calls} == {("Token s3cret", "alice")}
 
@@ -371,7 +382,7 @@ class DynamicMessage(drf.BasePermission):
 async def test_drf_message_set_while_refusing_surfaces(communicator):
     comm = await communicator(consumer_for(DynamicMessage).as_asgi())
     got = await request(comm, {"action": "go"})
-    assert got["errors"] == ["No entry on GET."]
+    assert got["errors"] == ["No entry on POST."]  # "go" declares no method
 
 
 class OwnMessage(BasePermission):
@@ -480,6 +491,67 @@ async def test_django_model_permissions_on_plain_consumer_with_queryset(communic
 
     comm = await communicator(Plain.as_asgi(), user=user)
     assert (await request(comm, {"action": "create"}))["response_status"] == 403
+
+
+class ArchivingNotes(NoteConsumer):
+    """Custom actions beside the generated ones, under DjangoModelPermissions."""
+
+    permission_classes = [drf.DjangoModelPermissions]
+
+    @action()
+    def archive(self, pk: Any = None, **kwargs: Any) -> tuple[Any, int]:
+        PermNote.objects.filter(pk=pk).update(title="archived")
+        return "archived", 200
+
+    @action(method="GET")
+    def count(self, **kwargs: Any) -> tuple[Any, int]:
+        return PermNote.objects.count(), 200
+
+    @action(method="DELETE")
+    def purge(self, **kwargs: Any) -> tuple[Any, int]:
+        PermNote.objects.all().delete()
+        return None, 204
+
+
+async def test_undeclared_custom_action_is_a_write_under_django_model_permissions(
+    communicator, notes
+):
+    # DCRF judged every custom action as a GET: a user with no permission at
+    # all could run this write. Undeclared, it is now a POST (needs "add").
+    nobody = await _user("nobody")
+    comm = await communicator(ArchivingNotes.as_asgi(), user=nobody)
+    got = await request(comm, {"action": "archive", "pk": notes[0].pk})
+    assert got["response_status"] == 403
+    assert got["errors"] == FORBIDDEN
+    assert (await PermNote.objects.aget(pk=notes[0].pk)).title == "alice's"
+    adder = await _user("adder", "add_permnote")
+    comm = await communicator(ArchivingNotes.as_asgi(), user=adder)
+    assert (await request(comm, {"action": "archive", "pk": notes[0].pk}))["data"] == "archived"
+
+
+async def test_declared_methods_are_judged_as_declared(communicator, notes):
+    nobody = await _user("nobody")
+    comm = await communicator(ArchivingNotes.as_asgi(), user=nobody)
+    got = await request(comm, {"action": "count"})
+    assert (got["response_status"], got["data"]) == (200, 2)  # GET needs no model permission
+    assert (await request(comm, {"action": "purge"}))["response_status"] == 403
+    assert await PermNote.objects.acount() == 2
+    adder = await _user("adder", "add_permnote")  # a POST permission is not a DELETE one
+    comm = await communicator(ArchivingNotes.as_asgi(), user=adder)
+    assert (await request(comm, {"action": "purge"}))["response_status"] == 403
+    deleter = await _user("deleter", "delete_permnote")
+    comm = await communicator(ArchivingNotes.as_asgi(), user=deleter)
+    assert (await request(comm, {"action": "purge"}))["response_status"] == 204
+    assert await PermNote.objects.acount() == 0
+
+
+async def test_read_only_drf_permission_lets_declared_reads_through(communicator, notes):
+    class ReadOnlyNotes(ArchivingNotes):
+        permission_classes = [drf.IsAuthenticatedOrReadOnly]
+
+    comm = await communicator(ReadOnlyNotes.as_asgi(), user=AnonymousUser())
+    assert (await request(comm, {"action": "count"}))["response_status"] == 200
+    assert (await request(comm, {"action": "archive", "pk": notes[0].pk}))["response_status"] == 403
 
 
 async def _user(username: str, *codenames: str) -> User:

@@ -46,9 +46,10 @@ def scope(**extra: Any) -> dict[str, Any]:
         ("delete", "DELETE"),
         ("list", "GET"),
         ("retrieve", "GET"),
-        ("subscribe_instance", "GET"),
-        ("", "GET"),
-        (None, "GET"),
+        # Without the consumer only names count: anything else is a write.
+        ("subscribe_instance", "POST"),
+        ("", "POST"),
+        (None, "POST"),
     ],
 )
 def test_method_for_action(action, method):
