@@ -39,6 +39,7 @@ from gateway.frames import (
 )
 from gateway.memory import releaser
 from gateway.options import DEFAULT_OPTIONS, GatewayOptions
+from gateway.ratelimit import FrameRate, wait_message
 from gateway.routing import Route, RouteTable, StreamScope
 from gateway.stream import StreamHandle, StreamState
 
@@ -84,6 +85,8 @@ class Gateway:
     application_close_timeout: ClassVar[float] = DEFAULT_OPTIONS.application_close_timeout
     stream_connect_timeout: ClassVar[float] = DEFAULT_OPTIONS.stream_connect_timeout
     eager_streams: ClassVar[bool] = DEFAULT_OPTIONS.eager_streams
+    max_frames_per_second: ClassVar[float | None] = DEFAULT_OPTIONS.max_frames_per_second
+    frame_burst: ClassVar[int] = DEFAULT_OPTIONS.frame_burst
     #: DRF's encoder, the one AsyncAPIConsumer uses standalone, so a payload
     #: (Decimals, datetimes, UUIDs, lazy strings) encodes the same either way.
     json_encoder: ClassVar[type[json.JSONEncoder]] = DRFJSONEncoder
@@ -95,6 +98,7 @@ class Gateway:
         "_cleanups",
         "_close_code",
         "_drops",
+        "_frame_rate",
         "_frames_in",
         "_outbox",
         "_outbox_size",
@@ -170,6 +174,8 @@ class Gateway:
         self._drops = 0
         self._frames_in = 0
         self._close_code: int | None = None
+        # Made on the first routed frame: idle connections do not pay for it.
+        self._frame_rate: FrameRate | None = None
 
     # ------------------------------------------------------------ connection
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -306,6 +312,15 @@ class Gateway:
                 echoed, 404, f"Unknown stream {shown!r}.", frame.action, frame.request_id
             )
             return False
+        rate = self.options.max_frames_per_second
+        if rate is not None:
+            bucket = self._frame_rate
+            if bucket is None:
+                bucket = self._frame_rate = FrameRate(rate, self.options.frame_burst)
+            wait = bucket.take()
+            if wait:
+                self.refuse_frame(name, 429, wait_message(wait), frame.action, frame.request_id)
+                return False
         if self.in_flight >= self.options.max_in_flight:
             self.refuse_frame(name, 429, TOO_MANY_IN_FLIGHT, frame.action, frame.request_id)
             return False

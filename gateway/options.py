@@ -42,6 +42,13 @@ class GatewayOptions:
     eager_streams: bool = False
     #: Encoder for payloads streams send as ``json`` (not for ``text``).
     json_encoder: type[json.JSONEncoder] = json.JSONEncoder
+    #: Client frames a connection may send per second, sustained; beyond it
+    #: frames are answered with 429 error frames carrying the wait (see
+    #: ``gateway.ratelimit``). ``None``: no rate limit.
+    max_frames_per_second: float | None = 500.0
+    #: Frames a connection may send at once before ``max_frames_per_second``
+    #: applies (the token bucket's size).
+    frame_burst: int = 200
 
     @classmethod
     def resolve(cls, owner: type, overrides: dict[str, Any] | None = None) -> GatewayOptions:
@@ -75,6 +82,9 @@ class GatewayOptions:
             positive_int("max_bad_frames", self.max_bad_frames)
         positive_number("application_close_timeout", self.application_close_timeout)
         positive_number("stream_connect_timeout", self.stream_connect_timeout)
+        if self.max_frames_per_second is not None:
+            positive_number("max_frames_per_second", self.max_frames_per_second)
+        positive_int("frame_burst", self.frame_burst)
         if not (
             isinstance(self.json_encoder, type) and issubclass(self.json_encoder, json.JSONEncoder)
         ):

@@ -37,6 +37,7 @@ from streams.permissions import BasePermission, get_permission_instances
 from streams.registry import RESERVED_KWARGS, RegisteredAction, build_action_registry
 from streams.replies import GATEWAY_JSON_EXTENSION, RepliesMixin, bounded_request_id
 from streams.settings import api_settings
+from streams.throttling import check_throttles
 
 __all__ = [
     "GATEWAY_JSON_EXTENSION",
@@ -67,6 +68,13 @@ class AsyncAPIConsumer(
     gateway_json: ClassVar[bool] = True
 
     permission_classes: Any = None
+
+    #: DRF throttles (see :mod:`streams.throttling`); ``None``:
+    #: ``api_settings.DEFAULT_THROTTLE_CLASSES``. ``@action(throttle_classes=...)``
+    #: overrides them per action.
+    throttle_classes: Any = None
+    #: ``ScopedRateThrottle``'s scope for this consumer's actions.
+    throttle_scope: str | None = None
 
     #: The action registry, built once per class from its ``@action`` methods.
     #: Read-only: ``MappingProxyType``.
@@ -122,6 +130,10 @@ class AsyncAPIConsumer(
                 allowed = await allowed
             if not allowed:
                 raise denied_by(permission)
+
+    async def check_throttles(self, action: str, **kwargs: Any) -> None:
+        """Raise DRF's ``Throttled`` (429) when a throttle of ``action`` refuses."""
+        await check_throttles(self, action)
 
     def check_object_permissions(self, action: str, obj: Any, **kwargs: Any) -> None:
         """Raise ``PermissionDenied`` unless every permission allows ``action`` on ``obj``.
@@ -287,6 +299,7 @@ class AsyncAPIConsumer(
                     status=400,
                 )
             await self.check_permissions(action, **kwargs)
+            await self.check_throttles(action, **kwargs)
             method = getattr(self, entry.attribute)
             call_kwargs = dict(kwargs, action=action, request_id=request_id)
             try:

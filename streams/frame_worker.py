@@ -25,6 +25,7 @@ from streams.permissions import get_permission_instances
 from streams.registry import RESERVED_KWARGS, RegisteredAction
 from streams.replies import bounded_request_id
 from streams.threads import run_in_action_thread
+from streams.throttling import check_throttles_sync
 
 # Hooks that frame batching replaces with its own path; a subclass overriding
 # any of them is served one frame at a time so the override always runs.
@@ -35,6 +36,7 @@ BATCH_HOOKS = (
     "handle_action",
     "get_permissions",
     "check_permissions",
+    "check_throttles",
 )
 
 _UNDECODABLE = object()
@@ -184,6 +186,7 @@ class FrameWorkerMixin:
         for call in calls:
             try:
                 self._check_permissions_sync(call.entry.name, **call.kwargs)
+                check_throttles_sync(self, call.entry.name)
                 outcomes.append((True, self._call_sync(call.entry, call.call_kwargs)))
             except Exception as exc:
                 outcomes.append((False, exc))

@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_PAGINATION_CLASS": "streams.pagination.WebsocketLimitOffsetPagination",
     "PAGE_SIZE": None,
     "DEFAULT_FILTER_BACKENDS": (),
+    # DRF throttles for every consumer without throttle_classes (streams/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": (),
     # Longest request_id (in characters of its JSON form) that is echoed back;
     # longer ones are refused with a 400 so a client cannot make us amplify data.
     "MAX_REQUEST_ID_LENGTH": 1024,
@@ -42,7 +44,12 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings whose values may be dotted import paths, resolved on access.
 IMPORT_STRINGS = frozenset(
-    {"DEFAULT_PERMISSION_CLASSES", "DEFAULT_PAGINATION_CLASS", "DEFAULT_FILTER_BACKENDS"}
+    {
+        "DEFAULT_PERMISSION_CLASSES",
+        "DEFAULT_PAGINATION_CLASS",
+        "DEFAULT_FILTER_BACKENDS",
+        "DEFAULT_THROTTLE_CLASSES",
+    }
 )
 
 
