@@ -45,10 +45,10 @@ class GatewayOptions:
     #: Client frames a connection may send per second, sustained; beyond it
     #: frames are answered with 429 error frames carrying the wait (see
     #: ``gateway.ratelimit``). ``None``: no rate limit.
-    max_frames_per_second: float | None = 500.0
+    max_frames_per_second: float | None = 1000.0
     #: Frames a connection may send at once before ``max_frames_per_second``
     #: applies (the token bucket's size).
-    frame_burst: int = 200
+    frame_burst: int = 1000
 
     @classmethod
     def resolve(cls, owner: type, overrides: dict[str, Any] | None = None) -> GatewayOptions:

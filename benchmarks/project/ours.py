@@ -60,7 +60,7 @@ CONSUMERS = {"books": BookConsumer, "authors": AuthorConsumer, "library": Librar
 class BenchGateway(Gateway):
     streams = {name: CONSUMERS[kind] for name, kind in stream_layout(settings.STREAM_COUNT)}
     # The load generator sends thousands of frames a second on one socket on
-    # purpose; the per-connection frame rate (500/s by default) would refuse them.
+    # purpose; the per-connection frame rate (1000/s by default) would refuse them.
     max_frames_per_second = None
 
 

@@ -40,8 +40,8 @@ def test_wait_message_rounds_up_to_whole_seconds():
 
 def test_default_rate_is_on():
     options = Gateway.as_asgi(streams={"echo": EchoConsumer}).options
-    assert options.max_frames_per_second == 500.0
-    assert options.frame_burst == 200
+    assert options.max_frames_per_second == 1000.0
+    assert options.frame_burst == 1000
 
 
 @pytest.mark.parametrize(
