@@ -11,6 +11,7 @@ class StreamsConfig(AppConfig):
     def ready(self) -> None:
         # Import the modules that define observers in every process, so that a
         # process that never imports a consumer still emits their events.
+        from streams import checks  # noqa: F401  (registers the system checks)
         from streams.observer.discovery import autodiscover
 
         autodiscover()

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from streams.generics import GenericAsyncAPIConsumer as _Base
     from streams.pagination import WebsocketLimitOffsetPagination
 else:
-    _Base = object
+    from streams.composition import MixinBase as _Base
 
 logger = logging.getLogger(__name__)
 

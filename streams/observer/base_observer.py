@@ -23,8 +23,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-
 from streams import layer_ops
 from streams.errors import ActionError
 from streams.observer.groups import group_name, request_id_key
@@ -33,6 +31,10 @@ from streams.settings import api_settings
 logger = logging.getLogger(__name__)
 
 LAYER_DOWN_MESSAGE = "Subscriptions are unavailable right now; try again later."
+#: The reply when the server has no channel layer: a set-up error, not a retry.
+NO_LAYER_MESSAGE = (
+    "Subscriptions are not available on this server: it has no channel layer (CHANNEL_LAYERS)."
+)
 TOO_MANY_SUBSCRIPTIONS_MESSAGE = (
     "Too many subscriptions on this stream (limit {limit}); unsubscribe before subscribing again."
 )
@@ -215,10 +217,16 @@ class BaseObserver:
         """
         layer = consumer.channel_layer
         if layer is None:
-            raise ImproperlyConfigured(
-                f"{type(consumer).__qualname__} cannot subscribe to {self.name!r}: no channel "
-                "layer is configured; set CHANNEL_LAYERS in the settings."
+            # A bare 500 would leave the developer guessing: say what is
+            # missing to the client, and the fix in the log (and `manage.py
+            # check`, streams.E002).
+            logger.error(
+                "%s cannot subscribe to %r: no channel layer is configured; set "
+                "CHANNEL_LAYERS in the settings (docs/INSTALL.md).",
+                type(consumer).__qualname__,
+                self.name,
             )
+            raise ActionError(NO_LAYER_MESSAGE, status=500)
         groups = list(dict.fromkeys(self.group_names_for_consumer(consumer, *args, **kwargs)))
         key = request_id_key(request_id)
         _check_subscription_limit(

@@ -48,7 +48,7 @@ from streams.observer.model_observer import ModelObserver
 if TYPE_CHECKING:
     from streams.generics import GenericAsyncAPIConsumer as _Base
 else:
-    _Base = object
+    from streams.composition import MixinBase as _Base
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,31 @@ def _queryset_model(cls: type) -> type[Model] | None:
     return None
 
 
+def _check_listed_before_the_consumer(cls: type) -> None:
+    """Observer mixins must come before the consumer class in the bases.
+
+    Listed after it, the consumer's ``dispatch`` and ``__init__`` (which do not
+    call further up) hide the mixin's: subscriptions would fail and pushes
+    would never be delivered, so the class is refused at definition.
+    """
+    from streams.consumers import AsyncAPIConsumer
+
+    mro = cls.__mro__
+    if AsyncAPIConsumer not in mro:
+        return
+    consumer_at = mro.index(AsyncAPIConsumer)
+    mixin_at = mro.index(ObserverConsumerMixin)
+    if consumer_at < mixin_at:
+        mixins = [c.__name__ for c in cls.__bases__ if issubclass(c, ObserverConsumerMixin)]
+        consumers = [c.__name__ for c in cls.__bases__ if issubclass(c, AsyncAPIConsumer)]
+        raise TypeError(
+            f"{cls.__qualname__} lists {', '.join(consumers) or 'its consumer class'} before "
+            f"{', '.join(mixins) or 'an observer mixin'}, whose dispatch and __init__ it would "
+            "hide: list the mixins first and the consumer class last, e.g. "
+            f"`class {cls.__name__}(ObserverModelInstanceMixin, GenericAsyncAPIConsumer)`."
+        )
+
+
 class ObserverConsumerMixin(_Base):
     """Binds observer templates per class and delivers observer messages directly.
 
@@ -129,6 +154,7 @@ class ObserverConsumerMixin(_Base):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _check_listed_before_the_consumer(cls)
         model = _queryset_model(cls)
         types: dict[str, str] = {}
         for name in dir(cls):

@@ -12,6 +12,7 @@ from gateway import Gateway
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
 from streams.observer import BaseObserver, model_observer
+from streams.observer.base_observer import NO_LAYER_MESSAGE
 from tests.streams.observer.support import ClassroomConsumer, ItemConsumer, call, db
 from tests.testapp.models_observer import ObsItem
 
@@ -104,12 +105,17 @@ def test_hooks_return_the_observer_for_stacking():
     assert len(list(observer.group_names_for_signal())) == 1
 
 
-async def test_subscribe_without_channel_layer_is_a_clear_error():
-    class Fake:
-        channel_layer = None
-
-    with pytest.raises(Exception, match="no channel layer is configured"):
-        await ClassroomConsumer.classroom_change.subscribe(Fake(), school=1)
+async def test_subscribing_without_a_channel_layer_answers_why(clients, caplog):
+    item = await db(ObsItem.objects.create)(name="a")
+    with override_settings(CHANNEL_LAYERS={}):
+        client = await clients()
+        reply = await call(
+            client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": "s"}
+        )
+    assert reply["response_status"] == 500
+    assert reply["errors"] == [NO_LAYER_MESSAGE]
+    assert "ItemConsumer cannot subscribe" in caplog.text
+    assert "set CHANNEL_LAYERS in the settings" in caplog.text
 
 
 async def test_message_for_a_group_left_is_ignored():

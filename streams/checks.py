@@ -1,0 +1,247 @@
+"""Django system checks (``python manage.py check``) for set-ups that fail quietly.
+
+Each mistake below works in a quick manual try and loses data or opens a hole
+later, so ``check`` (and ``runserver``, ``migrate``, ``test``) reports it:
+
+``streams.E001``
+    Observers are declared but ``"streams"`` is not in ``INSTALLED_APPS``: its
+    ``ready()`` is what imports the observers' modules in every process, so a
+    shell, a cron job or a worker writes without any event being sent.
+``streams.E002``
+    Observers or subscribing consumers exist but ``CHANNEL_LAYERS`` has no
+    ``"default"`` layer: nothing can be sent, and subscribing fails.
+``streams.W003``
+    The in-memory channel layer while the environment asks the server for
+    several worker processes (``WEB_CONCURRENCY``, ``UVICORN_WORKERS`` or
+    ``GUNICORN_CMD_ARGS --workers``): each process would only see its own
+    events.
+``streams.W004`` (``check --deploy``)
+    The in-memory channel layer in a deployment: fine for one process, wrong
+    as soon as there are two.
+``streams.W005``
+    A websocket route of ``ASGI_APPLICATION`` that no ``OriginValidator``
+    (``AllowedHostsOriginValidator``) guards: any web page a user visits could
+    open a socket with the user's cookies (cross-site websocket hijacking).
+
+The checks are registered when this module is imported: by
+``StreamsConfig.ready()`` and by the observer registry, so E001 is reported
+even though the app whose absence it reports never loads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+__all__ = [
+    "check_asgi_origin_validation",
+    "check_channel_layer",
+    "check_in_memory_layer_deploy",
+    "check_in_memory_layer_processes",
+    "check_observers_installed",
+]
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+LAYER_HINT = (
+    'Set CHANNEL_LAYERS, e.g. {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}} '
+    'for one development process, or {"default": {"BACKEND": '
+    '"channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:6379"]}}} '
+    "in production (docs/INSTALL.md)."
+)
+
+
+def _observed_models() -> tuple[Any, ...]:
+    from streams.observer.registry import registry
+
+    return registry.models()
+
+
+def _subscribing_consumers() -> list[type]:
+    """Project consumer classes that can subscribe (the library's own mixins excluded)."""
+    from streams.observer.generics import ObserverConsumerMixin
+
+    found: list[type] = []
+    pending = list(ObserverConsumerMixin.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("streams."):
+            found.append(cls)
+    return found
+
+
+def _default_layer() -> dict[str, Any] | None:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    layer = layers.get("default") if isinstance(layers, dict) else None
+    return layer if isinstance(layer, dict) else None
+
+
+@register()
+def check_observers_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if apps.is_installed("streams"):
+        return []
+    models = _observed_models()
+    if not models:
+        return []
+    labels = ", ".join(sorted(model._meta.label for model in models))
+    return [
+        Error(
+            f'Observers are declared (on {labels}) but "streams" is not in INSTALLED_APPS, so '
+            "processes that never import the consumers (shell, cron jobs, workers) write "
+            "without sending any event.",
+            hint='Add "streams" to INSTALLED_APPS.',
+            id="streams.E001",
+        )
+    ]
+
+
+@register()
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if _default_layer() is not None:
+        return []
+    users = [model._meta.label for model in _observed_models()]
+    users += [f"{cls.__module__}.{cls.__qualname__}" for cls in _subscribing_consumers()]
+    if not users:
+        return []
+    return [
+        Error(
+            "Live updates need a channel layer, and CHANNEL_LAYERS has no 'default' one; "
+            f"used by: {', '.join(sorted(users))}.",
+            hint=LAYER_HINT,
+            id="streams.E002",
+        )
+    ]
+
+
+def _requested_workers() -> tuple[str, int] | None:
+    for name in ("WEB_CONCURRENCY", "UVICORN_WORKERS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 1:
+            return name, int(value)
+    args = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
+    for index, arg in enumerate(args):
+        match = re.fullmatch(r"(?:--workers|-w)(?:=(\d+))?", arg)
+        if match is None:
+            continue
+        value = match.group(1) or (args[index + 1] if index + 1 < len(args) else "")
+        if value.isdigit() and int(value) > 1:
+            return "GUNICORN_CMD_ARGS", int(value)
+    return None
+
+
+@register()
+def check_in_memory_layer_processes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    layer = _default_layer()
+    if layer is None or layer.get("BACKEND") != IN_MEMORY_LAYER:
+        return []
+    workers = _requested_workers()
+    if workers is None:
+        return []
+    source, count = workers
+    return [
+        Warning(
+            f"The in-memory channel layer with {count} server processes ({source}): each "
+            "process only sees the events and group messages of its own connections.",
+            hint="Use channels_redis (or another cross-process layer) in CHANNEL_LAYERS, or "
+            "run one server process.",
+            id="streams.W003",
+        )
+    ]
+
+
+@register(deploy=True)
+def check_in_memory_layer_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    layer = _default_layer()
+    if layer is None or layer.get("BACKEND") != IN_MEMORY_LAYER:
+        return []
+    return [
+        Warning(
+            "The in-memory channel layer is for one development process: with two server "
+            "processes (or a worker writing), events reach only the process that made them.",
+            hint="Use channels_redis in production: " + LAYER_HINT,
+            id="streams.W004",
+        )
+    ]
+
+
+def _children(app: Any) -> Iterator[Any]:
+    """The applications an ASGI router or middleware hands connections to."""
+    mapping = getattr(app, "application_mapping", None)  # ProtocolTypeRouter
+    if isinstance(mapping, dict):
+        if "websocket" in mapping:
+            yield mapping["websocket"]
+        return
+    routes = getattr(app, "routes", None)  # URLRouter
+    if isinstance(routes, list | tuple):
+        for route in routes:
+            callback = getattr(route, "callback", None)
+            if callback is not None:
+                yield callback
+        return
+    for attribute in ("application", "inner", "app"):  # middleware
+        inner = getattr(app, attribute, None)
+        if inner is not None and inner is not app:
+            yield inner
+            return
+
+
+def _unguarded(app: Any, guarded: bool, depth: int = 0) -> Iterator[Any]:
+    from channels.security.websocket import OriginValidator
+
+    guarded = guarded or isinstance(app, OriginValidator)
+    children = list(_children(app)) if depth < 20 else []
+    if not children:
+        if not guarded:
+            yield app
+        return
+    for child in children:
+        yield from _unguarded(child, guarded, depth + 1)
+
+
+def _describe(app: Any) -> str:
+    # Consumers' and gateways' as_asgi() apps name their class.
+    cls = getattr(app, "consumer_class", None) or getattr(app, "gateway_class", None)
+    target = cls if isinstance(cls, type) else type(app)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+@register(Tags.security)
+def check_asgi_origin_validation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    path = getattr(settings, "ASGI_APPLICATION", None)
+    if not path:
+        return []
+    from django.utils.module_loading import import_string
+
+    try:
+        application = import_string(path)
+    except Exception as exc:
+        return [
+            Error(
+                f"ASGI_APPLICATION {path!r} cannot be imported: {exc!r}.",
+                hint="Import consumers only after get_asgi_application() in asgi.py "
+                "(docs/INSTALL.md).",
+                id="streams.E006",
+            )
+        ]
+    if not hasattr(application, "application_mapping"):
+        return []
+    unguarded = sorted({_describe(app) for app in _unguarded(application, guarded=False)})
+    if not unguarded:
+        return []
+    return [
+        Warning(
+            f"Websocket route(s) of {path} without an OriginValidator: {', '.join(unguarded)}. "
+            "Any web page could open them with the visitor's cookies.",
+            hint="Wrap the websocket application: "
+            '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))) '
+            "(channels.security.websocket).",
+            id="streams.W005",
+        )
+    ]
