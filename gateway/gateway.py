@@ -104,6 +104,7 @@ class Gateway:
         "_outbox_size",
         "_send",
         "_settled",
+        "_shared",
         "_started",
         "_writer",
         "closing",
@@ -162,6 +163,8 @@ class Gateway:
         self.in_flight = 0
         self.closing = False
         self._started: dict[str, StreamHandle] = {}
+        # StreamScope.shared: made with the first stream (idle sockets have none).
+        self._shared: dict[str, Any] | None = None
         # Idle connections are the common case, so the outbox and its writer
         # task exist only while there is something to send.
         self._outbox: deque[str | Message] | None = None
@@ -275,7 +278,9 @@ class Gateway:
 
     def _start(self, route: Route) -> StreamHandle:
         scope = dict(self.scope)
-        scope["gateway"] = StreamScope(self.routes, route.name)
+        if self._shared is None:
+            self._shared = {}
+        scope["gateway"] = StreamScope(self.routes, route.name, self._shared)
         scope["extensions"] = {**(self.scope.get("extensions") or {}), JSON_EXTENSION: {}}
         handle = StreamHandle(self, route, scope)
         self._started[route.name] = handle

@@ -154,11 +154,15 @@ class StreamScope:
     """What a stream application finds in ``scope["gateway"]``.
 
     ``routes`` is the route table of the gateway that carries the connection,
-    ``stream`` the name this application serves on it.
+    ``stream`` the name this application serves on it. ``shared`` is one dict
+    per connection, the same for all its streams: where limits that apply to
+    the socket as a whole keep their counts (keys named after the module that
+    owns them, e.g. ``"streams.observer.list_subscriptions"``).
     """
 
     routes: RouteTable
     stream: str
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def route(self) -> Route:

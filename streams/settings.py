@@ -40,6 +40,11 @@ DEFAULTS: dict[str, Any] = {
     # hold; beyond it, subscribing answers 429. None: no cap. A consumer's
     # `max_subscriptions` attribute overrides it.
     "MAX_SUBSCRIPTIONS": 1000,
+    # Most list subscriptions (`subscribe_list`) one connection may hold, all
+    # its streams together; beyond it, 429. Each costs a compiled query per
+    # write of its model (shared by equal ones). None: no cap. A consumer's
+    # `max_list_subscriptions` attribute overrides it.
+    "MAX_LIST_SUBSCRIPTIONS": 200,
 }
 
 # Settings whose values may be dotted import paths, resolved on access.

@@ -39,11 +39,12 @@ from streams.decorators import action
 from streams.errors import ActionError
 from streams.generics import without
 from streams.mixins import RetrieveModelMixin
-from streams.observer import delivery
+from streams.observer import delivery, membership
 from streams.observer.base_observer import BaseObserver
 from streams.observer.events import pk_from_event
 from streams.observer.groups import canonical, request_id_key
 from streams.observer.model_observer import ModelObserver
+from streams.settings import api_settings
 
 if TYPE_CHECKING:
     from streams.generics import GenericAsyncAPIConsumer as _Base
@@ -281,6 +282,16 @@ async def _instance_change(
 ) -> None:
     if not subscribing_request_ids or not event:
         return
+    if action != "delete":
+        pk = pk_from_event(event)
+        scope = self._observed_scopes().get(pk)
+        if scope is not None and not scope.everything:
+            [inside] = await membership.contains(event, [scope])
+            if inside is None:
+                return  # unknown (logged): neither pushed nor told it left
+            if not inside:
+                await self._instance_gone(event, pk, subscribing_request_ids)
+                return
     obj = await delivery.event_instance(event)
     if not await self.observer_may_see(obj, "retrieve"):
         return
@@ -304,6 +315,39 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         # The groups depend on the pk only: objects never move between them.
         track_moves=False,
     )
+
+    def _observed_scopes(self) -> dict[Any, membership.Scope]:
+        """pk -> the queryset (compiled) the subscription to that object follows."""
+        scopes: dict[Any, membership.Scope] | None = self.__dict__.get("_observer_scopes")
+        if scopes is None:
+            scopes = self.__dict__["_observer_scopes"] = {}
+        return scopes
+
+    async def _instance_gone(self, event: dict[str, Any], pk: Any, request_ids: Any) -> None:
+        """The object left this subscriber's ``get_queryset()``: one ``delete`` push
+        per request_id (what a deletion looks like, so it tells nothing more),
+        then the subscriptions end; ``retrieve`` now answers 404."""
+        for request_id in request_ids:
+            await self.push(
+                action="delete",
+                data={"pk": event["pk"]},
+                status=status.HTTP_204_NO_CONTENT,
+                request_id=request_id,
+            )
+        observer = self.bound_observer("handle_instance_change")
+        await observer.unsubscribe(self, pk=pk)
+        self._forget_instance(pk)
+
+    def _forget_instance(self, pk: Any) -> None:
+        self._observed_scopes().pop(pk, None)
+        lookups = self._observed_lookups()
+        for stale in [k for k, v in lookups.items() if v == pk]:
+            del lookups[stale]
+
+    def _object_and_scope(self, kwargs: dict[str, Any]) -> tuple[Model, membership.Scope]:
+        """The object to subscribe to and the queryset ``get_object`` found it in."""
+        instance = self.get_object(**kwargs)
+        return instance, membership.scope_of(self._lookup_queryset(without(kwargs, "queryset")))
 
     def _observed_lookups(self) -> dict[str, Any]:
         lookups: dict[str, Any] | None = self.__dict__.get("_observer_lookup_pks")
@@ -333,9 +377,20 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
         observer = self.bound_observer("handle_instance_change")
-        instance = await database_sync_to_async(self.get_object)(**kwargs)
+        instance, scope = await database_sync_to_async(self._object_and_scope)(kwargs)
         pk = instance.pk
-        await observer.subscribe(self, pk=pk, request_id=request_id)
+        # Kept before joining: an event may arrive as soon as the group is joined.
+        scopes = self._observed_scopes()
+        previous = scopes.get(pk)
+        scopes[pk] = scope
+        try:
+            await observer.subscribe(self, pk=pk, request_id=request_id)
+        except BaseException:
+            if previous is None:  # refused (429, 503): nothing may be left behind
+                scopes.pop(pk, None)
+            else:
+                scopes[pk] = previous
+            raise
         if not self._looks_up_by_pk(observer):
             # Kept to unsubscribe from a deleted object, whose lookup value can
             # no longer be resolved. One spelling per pk: a client repeating a
@@ -349,7 +404,9 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         try:
             data = await database_sync_to_async(self._snapshot)(kwargs)
         except Exception:
-            await observer.unsubscribe(self, pk=pk, request_id=request_id)
+            groups = await observer.unsubscribe(self, pk=pk, request_id=request_id)
+            if all(observer.request_ids(self, group) is None for group in groups):
+                self._forget_instance(pk)
             raise
         return data, status.HTTP_201_CREATED
 
@@ -387,8 +444,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
                 return None, status.HTTP_204_NO_CONTENT
         groups = await observer.unsubscribe(self, pk=pk, request_id=request_id)
         if all(observer.request_ids(self, group) is None for group in groups):
-            for stale in [k for k, v in lookups.items() if v == pk]:
-                del lookups[stale]
+            self._forget_instance(pk)
         return None, status.HTTP_204_NO_CONTENT
 
 
@@ -396,11 +452,16 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
 class _ListSubscription:
     request_id: Any
     kwargs: dict[str, Any]
+    #: The filtered, scoped queryset, compiled when subscribing.
+    scope: membership.Scope | None = None
     members: set[Any] = field(default_factory=set)
 
-    @property
-    def filters_key(self) -> str:
-        return canonical(without(self.kwargs, "action", "request_id"))
+
+LIST_COUNTS_KEY = "streams.observer.list_subscriptions"
+TOO_MANY_LIST_SUBSCRIPTIONS_MESSAGE = (
+    "Too many list subscriptions on this connection (limit {limit}); unsubscribe_list "
+    "before subscribing again."
+)
 
 
 async def _list_change(
@@ -414,18 +475,31 @@ async def _list_change(
     if not subscriptions or not event:
         return
     pk = pk_from_event(event)
-    obj = await delivery.event_instance(event)
+    current = list(subscriptions.values())
+    if action == "delete":
+        answers: list[bool | None] = [False] * len(current)
+    else:
+        # Every subscription of this consumer in one batch (one query per
+        # distinct filter and scope per process, shared with other sockets).
+        answers = await membership.contains(
+            event, [s.scope for s in current if s.scope is not None]
+        )
+        if len(answers) != len(current):  # a subscription without scope: not yet read
+            it = iter(answers)
+            answers = [next(it) if s.scope is not None else None for s in current]
     visible: bool | None = None
-    for subscription in list(subscriptions.values()):
+    for subscription, inside in zip(current, answers, strict=True):
+        if inside is None or subscriptions.get(request_id_key(subscription.request_id)) is not (
+            subscription
+        ):
+            continue  # unknown (logged), or unsubscribed meanwhile
         was = pk in subscription.members
-        if action == "delete":
-            now = False
-        else:
-            now = await self._list_contains(subscription, event, pk)
-            if now:
-                if visible is None:
-                    visible = await self.observer_may_see(obj, "list")
-                now = visible
+        now = inside
+        if now:
+            if visible is None:
+                obj = await delivery.event_instance(event)
+                visible = await self.observer_may_see(obj, "list")
+            now = visible
         if now:
             subscription.members.add(pk)
             data = await self.observed_data(event, "list")
@@ -445,11 +519,16 @@ class ObserverModelListMixin(ObserverConsumerMixin):
 
     The subscription remembers which pks are in the set (read when
     subscribing), so it can tell entering from changing. Whether a changed
-    object is in the set is asked of the database once per event, filter and
-    user in each process (``get_observer_membership_key``).
+    object is in the set is asked of the database once per event and
+    distinct compiled queryset in each process, in batches
+    (:mod:`streams.observer.membership`), never once per subscriber.
     """
 
     handle_list_change: Any = ObserverTemplate(_list_change)
+
+    #: Most list subscriptions one connection (all its streams together) may
+    #: hold; ``None``: the ``MAX_LIST_SUBSCRIPTIONS`` setting. Beyond it, 429.
+    max_list_subscriptions: ClassVar[int | None] = None
 
     def _list_subscriptions(self) -> dict[str, _ListSubscription]:
         subscriptions: dict[str, _ListSubscription] | None = self.__dict__.get(
@@ -459,25 +538,46 @@ class ObserverModelListMixin(ObserverConsumerMixin):
             subscriptions = self.__dict__["_observer_list_subscriptions"] = {}
         return subscriptions
 
+    def _list_counts(self) -> dict[int, int]:
+        """Consumer id -> its list subscriptions, for every stream of this connection.
+
+        Shared through ``scope["gateway"].shared``; a consumer without a
+        gateway is a connection of its own.
+        """
+        gateway = self.scope.get("gateway")
+        shared = getattr(gateway, "shared", None)
+        if not isinstance(shared, dict):
+            shared = self.__dict__.setdefault("_observer_list_shared", {})
+        counts: dict[int, int] = shared.setdefault(LIST_COUNTS_KEY, {})
+        return counts
+
+    def _count_list_subscriptions(self) -> None:
+        counts = self._list_counts()
+        count = len(self._list_subscriptions())
+        if count:
+            counts[id(self)] = count
+        else:
+            counts.pop(id(self), None)
+
+    def _check_list_limit(self, key: str) -> None:
+        """429 for a new list subscription beyond the connection's cap.
+
+        Each list subscription costs a compiled query per write of the model
+        (shared by equal ones) and memory for its member pks; a client must
+        not be able to grow them without bound on one socket.
+        """
+        limit = self.max_list_subscriptions
+        if limit is None:
+            limit = api_settings.MAX_LIST_SUBSCRIPTIONS
+        if limit is None or key in self._list_subscriptions():
+            return
+        if sum(self._list_counts().values()) >= limit:
+            raise ActionError(TOO_MANY_LIST_SUBSCRIPTIONS_MESSAGE.format(limit=limit), status=429)
+
     def get_list_subscription_queryset(self, **kwargs: Any) -> QuerySet[Any]:
         """The set a list subscription follows: ``list``'s filtered queryset."""
         hook_kwargs = without(kwargs, "queryset")
         return self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
-
-    def get_observer_membership_key(self, subscription_filters: str) -> Hashable:
-        """Subscribers with equal keys share membership answers. ``get_queryset``
-        is usually scoped by user; override when it depends on more of the scope."""
-        user = self.scope.get("user")
-        return (type(self), subscription_filters, getattr(user, "pk", None))
-
-    async def _list_contains(
-        self, subscription: _ListSubscription, event: dict[str, Any], pk: Any
-    ) -> bool:
-        def query() -> bool:
-            return self.get_list_subscription_queryset(**subscription.kwargs).filter(pk=pk).exists()
-
-        key = ("member", self.get_observer_membership_key(subscription.filters_key))
-        return await delivery.cached(event, key, database_sync_to_async(query))
 
     @action(method="GET")
     async def subscribe_list(
@@ -500,14 +600,23 @@ class ObserverModelListMixin(ObserverConsumerMixin):
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
         observer = self.bound_observer("handle_list_change")
-        # Bad filters fail here, before anything is joined.
-        await database_sync_to_async(self.get_list_subscription_queryset)(**kwargs)
-        await observer.subscribe(self, request_id=request_id)
-        subscription = _ListSubscription(request_id, dict(kwargs))
-        subscriptions = self._list_subscriptions()
         key = request_id_key(request_id)
+        self._check_list_limit(key)
+        # Bad filters fail here, before anything is joined.
+        scope = await database_sync_to_async(self._list_scope)(kwargs)
+        await observer.subscribe(self, request_id=request_id)
+        subscriptions = self._list_subscriptions()
         previous = subscriptions.get(key)
+        try:
+            # Again: another stream of this socket may have subscribed meanwhile.
+            self._check_list_limit(key)
+        except ActionError:
+            if previous is None:
+                await observer.unsubscribe(self, request_id=request_id)
+            raise
+        subscription = _ListSubscription(request_id, dict(kwargs), scope)
         subscriptions[key] = subscription
+        self._count_list_subscriptions()
         try:
             members, data = await database_sync_to_async(self._list_state)(kwargs, snapshot)
         except Exception:
@@ -517,9 +626,13 @@ class ObserverModelListMixin(ObserverConsumerMixin):
             else:
                 subscriptions.pop(key, None)
                 await observer.unsubscribe(self, request_id=request_id)
+            self._count_list_subscriptions()
             raise
         subscription.members = members
         return data, status.HTTP_201_CREATED
+
+    def _list_scope(self, kwargs: dict[str, Any]) -> membership.Scope:
+        return membership.scope_of(self.get_list_subscription_queryset(**kwargs))
 
     def _list_state(self, kwargs: dict[str, Any], snapshot: bool) -> tuple[set[Any], Any]:
         queryset = self.get_list_subscription_queryset(**kwargs)
@@ -538,5 +651,6 @@ class ObserverModelListMixin(ObserverConsumerMixin):
             subscriptions.clear()
         else:
             subscriptions.pop(request_id_key(request_id), None)
+        self._count_list_subscriptions()
         await observer.unsubscribe(self, request_id=request_id)
         return None, status.HTTP_204_NO_CONTENT

@@ -23,7 +23,7 @@ from streams.generics import GenericAsyncAPIConsumer
 from streams.mixins import ListModelMixin, PatchModelMixin
 from streams.observer import model_observer
 from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
-from streams.permissions import BasePermission
+from streams.permissions import AllowAny, BasePermission
 from tests.testapp.models_observer import ObsClassroom, ObsItem, ObsUuidItem
 
 #: How many times each serializer class produced an object's data, by name.
@@ -70,6 +70,16 @@ class ItemConsumer(
     filter_backends = [FieldFilterBackend]
     filterset_fields = ["color", "name"]
     permission_classes = [OwnerOnly]
+
+
+class OwnedItemConsumer(ItemConsumer):
+    """DRF's usual scoping: each user's ``get_queryset()`` holds their own items."""
+
+    permission_classes = [AllowAny]
+
+    def get_queryset(self, **kwargs: Any) -> Any:
+        user = self.scope.get("user")
+        return ObsItem.objects.filter(owner_id=getattr(user, "pk", None))
 
 
 class UuidItemConsumer(ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
@@ -122,7 +132,12 @@ class ClassroomConsumer(GenericAsyncAPIConsumer):
 
 
 APP = Gateway.as_asgi(
-    streams={"items": ItemConsumer, "uuids": UuidItemConsumer, "classrooms": ClassroomConsumer}
+    streams={
+        "items": ItemConsumer,
+        "owned": OwnedItemConsumer,
+        "uuids": UuidItemConsumer,
+        "classrooms": ClassroomConsumer,
+    }
 )
 
 

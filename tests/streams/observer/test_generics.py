@@ -440,3 +440,157 @@ async def test_a_failed_list_subscribe_leaves_no_trace_beside_other_subscription
     got = await client.receive_from("items", timeout=2)
     assert (got["action"], got["request_id"]) == ("create", 1)
     await client.assert_no_frames(timeout=0.2)
+
+
+# ------------------------------------------------ get_queryset() scoping (#11)
+async def test_an_object_handed_to_someone_else_leaves_the_instance_subscribers_view(clients):
+    """Alice subscribes to her item; it is handed to Bob: one ``delete`` push
+    ("gone"), her retrieve is 404, and nothing of Bob's next update reaches her."""
+    alice = await db(User.objects.create_user)("alice")
+    bob = await db(User.objects.create_user)("bob")
+    item = await db(ObsItem.objects.create)(name="doc", owner=alice)
+    as_alice = await clients(user=alice)
+    as_bob = await clients(user=bob)
+    assert (await subscribe(as_alice, item.pk, stream="owned"))["response_status"] == 201
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    got = await as_alice.receive_from("owned", request_id="s1")
+    assert got == push("update", item_data(item, count=1), 200, "s1")
+
+    item.owner, item.count = bob, 1
+    await db(item.save)()
+    gone = await as_alice.receive_from("owned", request_id="s1")
+    assert gone == push("delete", {"pk": item.pk}, 204, "s1")
+    reply = await call(as_alice, "owned", {"action": "retrieve", "pk": item.pk, "request_id": 2})
+    assert reply["response_status"] == 404
+    # The subscription ended with the "gone" push: its group is left.
+    assert get_channel_layer().groups == {}
+
+    assert (await subscribe(as_bob, item.pk, stream="owned"))["response_status"] == 201
+    item.name = "secret of bob"
+    await db(item.save)()
+    got = await as_bob.receive_from("owned", request_id="s1")
+    assert got["data"]["name"] == "secret of bob"
+    await as_alice.assert_no_frames(0.15)
+
+
+async def test_an_object_handed_over_leaves_one_list_and_enters_the_other(clients):
+    alice = await db(User.objects.create_user)("alice")
+    bob = await db(User.objects.create_user)("bob")
+    as_alice = await clients(user=alice)
+    as_bob = await clients(user=bob)
+    for client in (as_alice, as_bob):
+        reply = await call(client, "owned", {"action": "subscribe_list", "request_id": "L"})
+        assert reply["response_status"] == 201
+    item = await db(ObsItem.objects.create)(name="doc", owner=alice)
+    assert (await as_alice.receive_from("owned", request_id="L"))["action"] == "create"
+    item.owner = bob
+    await db(item.save)()
+    assert await as_alice.receive_from("owned", request_id="L") == push(
+        "delete", {"pk": item.pk}, 204, "L"
+    )
+    got = await as_bob.receive_from("owned", request_id="L")
+    assert (got["action"], got["data"]["owner"]) == ("create", bob.pk)
+    item.name = "bob's now"
+    await db(item.save)()
+    assert (await as_bob.receive_from("owned", request_id="L"))["action"] == "update"
+    await as_alice.assert_no_frames(0.15)
+
+
+async def test_an_object_outside_the_scope_from_the_start_is_never_pushed(clients):
+    alice = await db(User.objects.create_user)("alice")
+    bob = await db(User.objects.create_user)("bob")
+    as_alice = await clients(user=alice)
+    await call(as_alice, "owned", {"action": "subscribe_list", "request_id": "L"})
+    item = await db(ObsItem.objects.create)(name="bob's", owner=bob)
+    await db(item.delete)()
+    await as_alice.assert_no_frames(0.15)
+    reply = await subscribe(as_alice, 10**6, stream="owned")
+    assert reply["response_status"] == 404
+
+
+# ------------------------------------------------ list subscriptions per socket
+class CappedLists(ItemConsumer):
+    max_list_subscriptions = 3
+
+
+CAPPED_APP = Gateway.as_asgi(streams={"a": CappedLists, "b": CappedLists})
+
+
+async def test_list_subscriptions_are_capped_per_connection(clients):
+    client = await clients(CAPPED_APP)
+
+    async def sub(stream, request_id, color):
+        payload = {"action": "subscribe_list", "color": color, "request_id": request_id}
+        return (await call(client, stream, payload))["response_status"]
+
+    assert [await sub("a", 1, "red"), await sub("a", 2, "blue"), await sub("b", 3, "x")] == [
+        201
+    ] * 3
+    # The cap is the connection's, all streams together.
+    reply = await call(client, "b", {"action": "subscribe_list", "color": "y", "request_id": 4})
+    assert reply["response_status"] == 429
+    assert "limit 3" in reply["errors"][0]
+    # Replacing an existing subscription is not a new one.
+    assert await sub("a", 1, "green") == 201
+    await call(client, "a", {"action": "unsubscribe_list", "request_id": 2})
+    assert await sub("b", 4, "y") == 201
+
+
+async def test_list_cap_defaults_from_the_setting(clients, settings):
+    settings.CHANNELS_GATEWAY = {"MAX_LIST_SUBSCRIPTIONS": 1}
+    client = await clients()
+    first = await call(client, "items", {"action": "subscribe_list", "request_id": 1})
+    second = await call(client, "items", {"action": "subscribe_list", "request_id": 2})
+    assert (first["response_status"], second["response_status"]) == (201, 429)
+    # The refused subscription joined nothing more and pushes nothing.
+    await db(ObsItem.objects.create)(name="n")
+    got = await client.receive_from("items", timeout=2)
+    assert got["request_id"] == 1
+    await client.assert_no_frames(0.15)
+
+
+class ManyLists(ItemConsumer):
+    max_list_subscriptions = None
+    max_subscriptions = None
+
+
+async def test_database_work_grows_with_distinct_filters_not_subscriptions(clients, monkeypatch):
+    """Checklist 37: 200 list subscriptions with 40 distinct filters on one socket
+    and 40 more on 40 sockets: one membership batch of 40 scopes for the write,
+    and other connections' requests are answered meanwhile."""
+    from streams.observer import membership
+
+    batches: list[int] = []
+    real = membership.answer
+
+    def counting(model, pk, scopes):
+        batches.append(len(scopes))
+        return real(model, pk, scopes)
+
+    monkeypatch.setattr(membership, "answer", counting)
+    app = Gateway.as_asgi(streams={"items": ManyLists})
+    heavy = await clients(app)
+    for start in range(0, 200, 50):  # within the gateway's requests-in-flight cap
+        window = range(start, start + 50)
+        for i in window:
+            payload = {"action": "subscribe_list", "name": f"n{i % 40}", "request_id": i}
+            await heavy.send_to("items", payload)
+        for i in window:
+            reply = await heavy.receive_from("items", request_id=i, timeout=5)
+            assert reply["response_status"] == 201
+    others = [await clients(app) for _ in range(40)]
+    for i, other in enumerate(others):
+        payload = {"action": "subscribe_list", "name": f"n{i}", "request_id": "o"}
+        assert (await call(other, "items", payload))["response_status"] == 201
+    bystander = await clients(app)
+
+    item = await db(ObsItem.objects.create)(name="n7")
+    reply = await call(bystander, "items", {"action": "retrieve", "pk": item.pk, "request_id": "r"})
+    assert reply["response_status"] == 200
+    got = {(await heavy.receive_from("items", timeout=5))["request_id"] for _ in range(5)}
+    assert got == {7, 47, 87, 127, 167}
+    assert (await others[7].receive_from("items", request_id="o"))["action"] == "create"
+    await heavy.assert_no_frames(0.1)
+    # One batch for the whole process (or a few, when sockets reach it in
+    # different loop turns), never more scopes than distinct filters.
+    assert sum(batches) == 40, batches
