@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import DatabaseError, connections
+from django.db import connections
 from django.db.models import F, Model, QuerySet
 from django.db.models.sql import Query
 
@@ -217,8 +217,10 @@ def answer(model: type[Model], pk: Any, scopes: Sequence[Scope]) -> dict[Hashabl
                 with connection.cursor() as cursor:
                     cursor.execute(" UNION ALL ".join(parts), params)
                     hits = {row[0] for row in cursor.fetchall()}
-            except DatabaseError:
-                # One scope's SQL the wrapping does not suit: ask each alone.
+            except Exception:
+                # One scope the wrapping does not suit, or a value the driver
+                # refuses (psycopg raises ValueError for NUL bytes): ask each
+                # alone, so that one subscriber cannot fail the others' batch.
                 logger.debug("Membership batch failed; asking scope by scope.", exc_info=True)
                 for scope in chunk:
                     answers[scope.key] = _exists(scope, pk)

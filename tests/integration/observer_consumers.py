@@ -1,9 +1,13 @@
-"""The consumer the observer integration servers serve (registered through settings)."""
+"""The consumers the observer integration servers serve (registered through settings)."""
+
+from typing import Any
+from urllib.parse import parse_qs
 
 from rest_framework import serializers
 
+from streams.filters import FieldFilterBackend
 from streams.generics import GenericAsyncAPIConsumer
-from streams.observer.generics import ObserverModelInstanceMixin
+from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
 from tests.testapp.models_observer import ObsUuidItem
 
 
@@ -16,3 +20,22 @@ class UuidItemSerializer(serializers.ModelSerializer):
 class UuidItemConsumer(ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
     queryset = ObsUuidItem.objects.all()
     serializer_class = UuidItemSerializer
+
+
+class ScopedItemConsumer(
+    ObserverModelInstanceMixin, ObserverModelListMixin, GenericAsyncAPIConsumer
+):
+    """Each connection sees the items named ``<who>:...``, ``who`` from the query
+    string: DRF's usual per-user ``get_queryset()``, without a login."""
+
+    queryset = ObsUuidItem.objects.all()
+    serializer_class = UuidItemSerializer
+    filter_backends = [FieldFilterBackend]
+    filterset_fields = {"name": ["exact", "startswith"]}
+    max_list_subscriptions = 2000
+    max_subscriptions = 2000
+
+    def get_queryset(self, **kwargs: Any) -> Any:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        who = query.get("who", [""])[0]
+        return ObsUuidItem.objects.filter(name__startswith=f"{who}:")

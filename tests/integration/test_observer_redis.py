@@ -136,9 +136,9 @@ class Site:
             conn.execute(sql)  # type: ignore[arg-type]
 
     @contextlib.contextmanager
-    def server(self) -> Iterator[int]:
+    def server(self, name: str = "server") -> Iterator[int]:
         port = free_port()
-        log_path = self.tmp / "server.log"
+        log_path = self.tmp / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "tests.integration.observer_asgi:application",

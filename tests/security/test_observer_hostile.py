@@ -150,3 +150,80 @@ async def test_spellings_of_one_pk_do_not_grow_server_state(clients):
     # No group holds this consumer any more (other tests' groups may exist).
     groups = get_channel_layer().groups
     assert all(consumer.channel_name not in members for members in groups.values())
+
+
+# ----------------------------------------------------- scoping (#10, #11)
+class _TenantItems(ItemConsumer):
+    """Scoped by more than the user: one user, two tenants, two querysets."""
+
+    permission_classes: list[Any] = []
+
+    def get_queryset(self, **kwargs: Any) -> Any:
+        return ObsItem.objects.filter(color=self.scope["tenant"])
+
+
+async def test_one_user_with_two_scopes_never_shares_membership_answers(clients):
+    """The cache key is the compiled queryset, not the user: the same user on two
+    sockets with different scopes gets the answers of their own scope."""
+    from django.contrib.auth.models import User
+
+    alice = await db(User.objects.create_user)("alice")
+    app = Gateway.as_asgi(streams={"items": _TenantItems})
+    red = await clients(app, user=alice, tenant="red")
+    blue = await clients(app, user=alice, tenant="blue")
+    for client in (red, blue):
+        reply = await call(client, "items", {"action": "subscribe_list", "request_id": "L"})
+        assert reply["response_status"] == 201
+    item = await db(ObsItem.objects.create)(name="x", color="red")
+    assert (await red.receive_from("items", request_id="L"))["action"] == "create"
+    await blue.assert_no_frames(0.15)
+    item.color = "blue"
+    await db(item.save)()
+    assert (await red.receive_from("items", request_id="L"))["action"] == "delete"
+    assert (await blue.receive_from("items", request_id="L"))["action"] == "create"
+
+
+async def test_a_flood_of_distinct_list_filters_is_capped(clients, monkeypatch, settings):
+    """Beyond MAX_LIST_SUBSCRIPTIONS a socket's subscribe_list is 429, and a write
+    asks the database about at most that many querysets for it."""
+    from streams.observer import membership
+
+    settings.CHANNELS_GATEWAY = {"MAX_LIST_SUBSCRIPTIONS": 60}
+    asked: list[int] = []
+    real = membership.answer
+
+    def counting(model, pk, scopes):
+        asked.append(len(scopes))
+        return real(model, pk, scopes)
+
+    monkeypatch.setattr(membership, "answer", counting)
+    client = await clients()
+    statuses = []
+    for start in range(0, 100, 50):
+        for i in range(start, start + 50):
+            payload = {"action": "subscribe_list", "name": f"n{i}", "request_id": i}
+            await client.send_to("items", payload)
+        for i in range(start, start + 50):
+            statuses.append((await client.receive_from("items", request_id=i))["response_status"])
+    assert statuses == [201] * 60 + [429] * 40
+    await db(ObsItem.objects.create)(name="n5")
+    assert (await client.receive_from("items", request_id=5))["action"] == "create"
+    assert sum(asked) == 60
+
+
+async def test_refused_instance_subscriptions_leave_nothing_behind(clients):
+    """Subscribing to many pks past the cap (429) must not grow per-socket state."""
+    items = [await db(ObsItem.objects.create)(name=f"i{i}") for i in range(30)]
+    _RECORDED.clear()
+
+    class Capped(_RecordingItemConsumer):
+        max_subscriptions = 5
+
+    client = await clients(Gateway.as_asgi(streams={"items": Capped}))
+    statuses = []
+    for index, item in enumerate(items):
+        payload = {"action": "subscribe_instance", "pk": item.pk, "request_id": index}
+        statuses.append((await call(client, "items", payload))["response_status"])
+    assert statuses == [201] * 5 + [429] * 25
+    [consumer] = _RECORDED
+    assert len(consumer.__dict__["_observer_scopes"]) == 5
