@@ -75,6 +75,8 @@ class GatewayCommunicator:
         self._gone = False
         #: The close code once the application closed the socket, else None.
         self.close_code: int | None = None
+        #: The close reason the application gave, if any (e.g. ``"logged_out"``).
+        self.close_reason: str | None = None
 
     # ---------------------------------------------------------------- life
     async def connect(self, timeout: float = 1) -> tuple[bool, Any]:
@@ -91,6 +93,7 @@ class GatewayCommunicator:
             return True, message.get("subprotocol")
         if message["type"] == "websocket.close":
             self.close_code = message.get("code") or 1000
+            self.close_reason = message.get("reason")
             return False, self.close_code
         raise AssertionError(f"Expected websocket.accept or websocket.close, got {message!r}.")
 
@@ -234,6 +237,7 @@ class GatewayCommunicator:
                 return self._decode(message)
             if message["type"] == "websocket.close":
                 self.close_code = message.get("code") or 1000
+                self.close_reason = message.get("reason")
                 assert self._input is not None
                 # What a server does once the close handshake is over.
                 await self._input.put({"type": "websocket.disconnect", "code": self.close_code})

@@ -15,3 +15,8 @@ class StreamsConfig(AppConfig):
         from streams.observer.discovery import autodiscover
 
         autodiscover()
+        # Logouts, password changes and revoked tokens are announced from every
+        # process, so that sockets served elsewhere end with them.
+        from streams.auth.revocation import connect_receivers
+
+        connect_receivers()

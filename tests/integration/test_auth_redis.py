@@ -1,0 +1,228 @@
+"""Credential lifetime and throttles across two real server processes on Redis + PostgreSQL.
+
+Two uvicorn processes serve the same project; a third process plays the HTTP
+worker where users log out, change passwords and lose tokens. Sockets on
+both servers must end (close 4401 with the reason) when their credential
+does, and only those; a throttle's budget is shared by both servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets.asyncio.client
+from websockets.exceptions import ConnectionClosed
+
+from tests.integration.test_observer_redis import free_port, stop, wait_for_port
+from tests.services import require_postgres, require_redis
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: The "HTTP worker": what views do when users log in, out, change passwords.
+WORKER = """
+import sys
+import django
+django.setup()
+from django.contrib.auth import logout
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.test import Client, RequestFactory
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+command, *args = sys.argv[1:]
+if command == "migrate":
+    from django.core.management import call_command
+    call_command("migrate", verbosity=0)
+elif command == "login":
+    user, _ = User.objects.get_or_create(username=args[0])
+    client = Client()
+    client.force_login(user)
+    print(client.cookies["sessionid"].value)
+elif command == "token":
+    user = User.objects.get(username=args[0])
+    print(Token.objects.get_or_create(user=user)[0].key)
+elif command == "logout":
+    request = RequestFactory().get("/")
+    request.session = SessionStore(args[0])
+    request.user = User.objects.get(pk=request.session["_auth_user_id"])
+    logout(request)
+elif command == "password":
+    user = User.objects.get(username=args[0])
+    user.set_password("a new password")
+    user.save()
+elif command == "revoke":
+    Token.objects.filter(user__username=args[0]).delete()
+elif command == "expire":
+    Session.objects.filter(session_key=args[0]).update(
+        expire_date=timezone.now() + timezone.timedelta(seconds=float(args[1]))
+    )
+print("ok")
+"""
+
+
+class Site:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.db_name = f"test_auth_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.integration.auth_settings",
+            "AUTH_TEST_DB": self.db_name,
+            "AUTH_TEST_PREFIX": f"auth-test-{uuid.uuid4().hex[:8]}",
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", WORKER, *args],
+            cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()[0]
+
+    def admin_sql(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    @contextlib.contextmanager
+    def servers(self, count: int) -> Iterator[list[int]]:
+        ports, processes = [], []
+        try:
+            for index in range(count):
+                port = free_port()
+                log = (self.tmp / f"server{index}.log").open("wb")
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", "tests.integration.auth_asgi:application",
+                     "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+                     "--log-level", "warning"],
+                    cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                ports.append(port)
+                processes.append(process)
+            for port, process in zip(ports, processes, strict=True):
+                wait_for_port(port, process, "uvicorn")
+            yield ports
+        finally:
+            for process in processes:
+                stop(process)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    require_redis()
+    require_postgres()
+    site = Site(tmp_path_factory.mktemp("auth"))
+    site.admin_sql(f'CREATE DATABASE "{site.db_name}"')
+    try:
+        site.run("migrate")
+        yield site
+    finally:
+        site.admin_sql(f'DROP DATABASE IF EXISTS "{site.db_name}" WITH (FORCE)')
+
+
+def connect(port: int, *, session: str | None = None, token: str | None = None) -> Any:
+    headers = {}
+    if session is not None:
+        headers["Cookie"] = f"sessionid={session}"
+    if token is not None:
+        headers["Authorization"] = f"Token {token}"
+    return websockets.asyncio.client.connect(
+        f"ws://127.0.0.1:{port}/ws/", additional_headers=headers
+    )
+
+
+async def call(ws: Any, action: str, request_id: Any) -> dict[str, Any]:
+    await ws.send(
+        json.dumps({"stream": "me", "payload": {"action": action, "request_id": request_id}})
+    )
+    async with asyncio.timeout(10):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["payload"].get("request_id") == request_id:
+                return frame["payload"]  # type: ignore[no-any-return]
+
+
+async def closed(ws: Any, within: float = 10) -> tuple[int, str]:
+    """Wait, sending nothing, until the server closes; the close code and reason."""
+    with pytest.raises(ConnectionClosed) as info:
+        async with asyncio.timeout(within):
+            while True:
+                await ws.recv()
+    assert info.value.rcvd is not None
+    return info.value.rcvd.code, info.value.rcvd.reason
+
+
+async def still_open(ws: Any, username: str) -> None:
+    assert (await call(ws, "whoami", uuid.uuid4().hex))["data"] == username
+
+
+async def test_logout_password_and_token_end_sockets_in_every_process(site: Site) -> None:
+    first_session = await asyncio.to_thread(site.run, "login", "alice")
+    second_session = await asyncio.to_thread(site.run, "login", "alice")
+    token = await asyncio.to_thread(site.run, "token", "alice")
+    with site.servers(2) as (a, b):
+        async with (
+            connect(a, session=first_session) as a1,
+            connect(b, session=first_session) as b1,
+            connect(b, session=second_session) as b2,
+            connect(a, token=token) as t,
+        ):
+            for ws in (a1, b1, b2, t):
+                await still_open(ws, "alice")
+
+            # 1. Logging out of one session ends its sockets on both servers.
+            await asyncio.to_thread(site.run, "logout", first_session)
+            assert await closed(a1) == (4401, "logged_out")
+            assert await closed(b1) == (4401, "logged_out")
+            await still_open(b2, "alice")
+
+            # 2. A password change ends the other session's sockets; tokens live on.
+            await asyncio.to_thread(site.run, "password", "alice")
+            assert await closed(b2) == (4401, "password_changed")
+            await still_open(t, "alice")
+
+            # 3. Deleting the token ends the socket that used it.
+            await asyncio.to_thread(site.run, "revoke", "alice")
+            assert await closed(t) == (4401, "token_revoked")
+
+
+async def test_session_expiry_ends_the_socket_without_a_frame(site: Site) -> None:
+    session = await asyncio.to_thread(site.run, "login", "bob")
+    await asyncio.to_thread(site.run, "expire", session, "2")
+    with site.servers(1) as (port,):
+        async with connect(port, session=session) as ws:
+            await still_open(ws, "bob")
+            started = time.monotonic()
+            assert await closed(ws, within=15) == (4401, "session_expired")
+            assert time.monotonic() - started < 10
+
+
+async def test_a_throttle_budget_is_shared_by_both_servers(site: Site) -> None:
+    with site.servers(2) as (a, b):
+        async with connect(a) as on_a, connect(b) as on_b:
+            statuses = [
+                (await call(ws, "ping", index))["response_status"]
+                for index, ws in enumerate([on_a, on_b, on_a, on_b])
+            ]
+            assert statuses == [200, 200, 200, 429]
+            refused = await call(on_a, "ping", "again")
+            assert refused["response_status"] == 429
+            assert refused["errors"][0].startswith("Request was throttled. Expected available in")
