@@ -45,6 +45,10 @@ INBOX_SIZE = 8
 RETRY_MIN, RETRY_MAX = 0.1, 5.0
 #: asyncio cannot wait longer than this in one call_later on every platform.
 LONGEST_TIMER = 86400.0
+#: Seconds between re-joins of the user's group: channel layers expire group
+#: memberships (channels_redis and the in-memory layer: after a day), and a
+#: socket may well stay open longer.
+GROUP_REFRESH = 3600.0
 
 
 class CredentialLifetimeMiddleware:
@@ -79,6 +83,7 @@ class _Watch:
         self._send_lock = asyncio.Lock()
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(INBOX_SIZE)
         self._timer: asyncio.TimerHandle | None = None
+        self._refresh: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def serve(self, inner: Any, scope: dict[str, Any]) -> Any:
@@ -88,8 +93,9 @@ class _Watch:
         try:
             return await inner(scope, self.receive, self.send)
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
+            for handle in (self._timer, self._refresh):
+                if handle is not None:
+                    handle.cancel()
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
@@ -134,6 +140,7 @@ class _Watch:
                         await layer.group_add(group, channel)
                         joined = True
                         delay = RETRY_MIN
+                        self._refresh_later(layer, group, channel)
                     message = await layer.receive(channel)
                 except asyncio.CancelledError:
                     raise
@@ -156,6 +163,24 @@ class _Watch:
             if joined:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(layer.group_discard(group, channel))
+
+    def _refresh_later(self, layer: Any, group: str, channel: str) -> None:
+        """Join the group again in ``GROUP_REFRESH`` seconds, and then again.
+
+        A timer, not a sleeping task: idle sockets hold a handle, not a task.
+        """
+
+        async def refresh() -> None:
+            try:
+                await layer.group_add(group, channel)
+            except Exception as exc:  # the listener re-joins after an outage anyway
+                logger.warning("credential watch: could not refresh the user group (%s)", exc)
+            self._refresh_later(layer, group, channel)
+
+        if self._refresh is not None:
+            self._refresh.cancel()
+        loop = asyncio.get_running_loop()
+        self._refresh = loop.call_later(GROUP_REFRESH, lambda: self._spawn(refresh()))
 
     async def _judge(self, message: dict[str, Any]) -> str | None:
         """Does this announcement end this socket? Named credentials: by digest;

@@ -136,7 +136,9 @@ class TokenAuthMiddleware:
         if self.allow_header:
             for name, value in scope.get("headers") or ():
                 if name.lower() == b"authorization":
-                    found.append((*self._from_header(value), "header"))
+                    parsed = self._from_header(value)
+                    if parsed is not None:
+                        found.append((*parsed, "header"))
         if self.allow_subprotocol:
             offered = list(scope.get("subprotocols") or ())
             kept = []
@@ -172,19 +174,27 @@ class TokenAuthMiddleware:
         return scope, (found[0] if found else None)
 
     @staticmethod
-    def _from_header(raw: bytes) -> tuple[str, str]:
+    def _from_header(raw: bytes) -> tuple[str, str] | None:
+        """``(kind, secret)``, or ``None`` for a scheme that is not ours.
+
+        Other schemes (``Basic`` from a password-protected staging site, which
+        browsers repeat on websocket handshakes) are left alone, as DRF's
+        authenticators skip headers they do not own.
+        """
+        scheme, _, rest = raw.strip().partition(b" ")
+        if scheme.lower() == b"token":
+            kind = "token"
+        elif scheme.decode("latin1") in _jwt_header_types():
+            kind = "jwt"
+        else:
+            return None
         if len(raw) > MAX_CREDENTIAL_LENGTH + 16:
             raise RefusedCredential("Authorization header too long")
         try:
-            keyword, _, value = raw.decode("ascii").strip().partition(" ")
+            value = rest.decode("ascii").strip()
         except UnicodeDecodeError:
             raise RefusedCredential("Authorization header is not ASCII") from None
-        value = value.strip()
-        if keyword.lower() == "token":
-            return "token", _bounded(value)
-        if keyword in _jwt_header_types():
-            return "jwt", _bounded(value)
-        raise RefusedCredential(f"unknown Authorization scheme {keyword[:20]!r}")
+        return kind, _bounded(value)
 
     # -------------------------------------------------------- authentication
     async def _authenticate(self, kind: str, secret: str) -> tuple[Any, Credential]:

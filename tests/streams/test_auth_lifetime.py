@@ -168,3 +168,20 @@ async def test_an_extended_session_is_not_ended_at_its_old_expiry(layer):
     await asyncio.sleep(1.5)
     assert await whoami(comm) == "alice"
     await comm.disconnect()
+
+
+async def test_the_user_group_is_joined_again_before_the_layer_expires_it(layer, monkeypatch):
+    # Channel layers forget group members after a day; sockets live longer.
+    from streams.auth import lifetime
+
+    monkeypatch.setattr(lifetime, "GROUP_REFRESH", 0.2)
+    alice = await sync_to_async(make_user)("alice")
+    client, cookie = await session_cookie(alice)
+    comm = await open_socket(cookie)
+    assert await whoami(comm) == "alice"
+    (group,) = [name for name in layer.groups if name.startswith("streams.auth.")]
+    layer.groups[group].clear()  # what the layer's expiry would do
+    await asyncio.sleep(0.5)
+    assert layer.groups[group], "the socket did not join its group again"
+    await sync_to_async(client.logout)()
+    await closed_with(comm, "logged_out")
