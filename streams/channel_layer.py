@@ -32,6 +32,47 @@ class ChannelLayerMixin:
 
         async def dispatch(self, message: dict[str, Any]) -> None: ...
 
+    # ------------------------------------------------------------------ groups
+    async def add_group(self, name: str) -> None:
+        """Join the channel-layer group ``name`` (DCRF's method); left on disconnect.
+
+        Joining a group twice is one membership. The group is also re-joined
+        after a channel-layer outage, like the class's ``groups``.
+        """
+        layer = self._group_layer("add_group")
+        groups = self._group_list()
+        if name in groups:
+            return
+        await layer_ops.group_add(layer, name, self.channel_name)
+        groups.append(name)
+
+    async def remove_group(self, name: str) -> None:
+        """Leave the channel-layer group ``name``; nothing happens if not a member."""
+        layer = self._group_layer("remove_group")
+        groups = self._group_list()
+        if name not in groups:
+            return
+        groups.remove(name)
+        await layer_ops.group_discard(layer, name, self.channel_name)
+
+    def _group_list(self) -> list[str]:
+        # Channels' ``groups`` may be a class-level list or tuple shared by every
+        # instance: give this instance its own list before changing it.
+        groups = self.__dict__.get("groups")
+        if not isinstance(groups, list):
+            groups = list(getattr(self, "groups", None) or ())
+            self.groups = groups
+        return groups
+
+    def _group_layer(self, method: str) -> Any:
+        if self.channel_layer is None:
+            raise RuntimeError(
+                f"{type(self).__qualname__}.{method}() needs a channel layer: set "
+                "CHANNEL_LAYERS in settings (e.g. channels.layers.InMemoryChannelLayer for one "
+                "process, channels_redis for several)."
+            )
+        return self.channel_layer
+
     async def _serve_layer(self) -> None:
         while True:
             message = await self.channel_receive()

@@ -22,7 +22,7 @@ from channels.db import aclose_old_connections
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
-from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
+from rest_framework.exceptions import APIException, MethodNotAllowed, PermissionDenied
 
 from streams import layer_ops
 from streams.channel_layer import LAYER_RETRY_MAX, LAYER_RETRY_MIN, ChannelLayerMixin
@@ -34,7 +34,12 @@ from streams.frame_worker import (
     resolved_in_thread,
 )
 from streams.permissions import BasePermission, get_permission_instances
-from streams.registry import RESERVED_KWARGS, RegisteredAction, build_action_registry
+from streams.registry import (
+    RESERVED_KWARGS,
+    APIConsumerMetaclass,
+    RegisteredAction,
+    build_action_registry,
+)
 from streams.replies import GATEWAY_JSON_EXTENSION, RepliesMixin, bounded_request_id
 from streams.settings import api_settings
 from streams.throttling import check_throttles
@@ -45,6 +50,7 @@ __all__ = [
     "LAYER_RETRY_MIN",
     "MISSING_ACTION_MESSAGE",
     "RESERVED_KWARGS",
+    "APIConsumerMetaclass",
     "AsyncAPIConsumer",
     "RegisteredAction",
 ]
@@ -55,7 +61,11 @@ MISSING_ACTION_MESSAGE = "Unable to find action in message body."
 
 
 class AsyncAPIConsumer(
-    FrameWorkerMixin, ChannelLayerMixin, RepliesMixin, AsyncJsonWebsocketConsumer
+    FrameWorkerMixin,
+    ChannelLayerMixin,
+    RepliesMixin,
+    AsyncJsonWebsocketConsumer,
+    metaclass=APIConsumerMetaclass,
 ):
     """Websocket consumer whose ``@action`` methods clients call by name.
 
@@ -80,6 +90,10 @@ class AsyncAPIConsumer(
     #: Read-only: ``MappingProxyType``.
     actions: ClassVar[Mapping[str, RegisteredAction]] = MappingProxyType({})
 
+    #: DCRF's name for the registry, readable on the class: action name ->
+    #: method name. Read-only, like ``actions``.
+    available_actions: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
     #: Most queued frames served together when the gateway has several waiting.
     max_batch_size: ClassVar[int] = 32
 
@@ -90,6 +104,9 @@ class AsyncAPIConsumer(
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.actions = build_action_registry(cls)
+        cls.available_actions = MappingProxyType(
+            {name: entry.attribute for name, entry in cls.actions.items()}
+        )
         cls._batching = all(
             inspect.getattr_static(cls, hook) is inspect.getattr_static(AsyncAPIConsumer, hook)
             for hook in BATCH_HOOKS
@@ -106,10 +123,6 @@ class AsyncAPIConsumer(
         self._layer_loop: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ policy
-    @property
-    def available_actions(self) -> Mapping[str, str]:
-        """DCRF's name for the registry: action name -> method name."""
-        return {name: entry.attribute for name, entry in self.actions.items()}
 
     def get_permission_classes(self) -> tuple[Any, ...]:
         classes = self.permission_classes
@@ -158,7 +171,9 @@ class AsyncAPIConsumer(
                     allowed = await allowed
                 if not allowed:
                     raise PermissionDenied()
-        except PermissionDenied:
+        except APIException:
+            # PermissionDenied, or e.g. NotAuthenticated from a DRF permission
+            # (DCRF let the latter crash the consumer).
             await self.close(code=4003)
             return
         await super().websocket_connect(message)
@@ -261,17 +276,37 @@ class AsyncAPIConsumer(
         if not isinstance(content, dict):
             await self.reply(action=None, errors=["Message must be a JSON object."], status=400)
             return
-        action = content.get("action")
         request_id = content.get("request_id")
         if not bounded_request_id(request_id):
+            action = content.get("action")
             await self.reply(
                 action=action if isinstance(action, str) else None,
                 errors=["request_id is too large to echo back."],
                 status=400,
             )
             return
-        message_kwargs = {k: v for k, v in content.items() if k not in ("action", "request_id")}
+        rest = {k: v for k, v in content.items() if k != "request_id"}
+        try:
+            action, message_kwargs = await self.get_action_name(rest, **kwargs)
+        except Exception as exc:
+            # e.g. ActionMissingException from an override: an error reply.
+            await self.handle_exception(exc, action=None, request_id=request_id)
+            return
         await self.handle_action(action, request_id, **message_kwargs)
+
+    async def get_action_name(
+        self, content: dict[str, Any], **kwargs: Any
+    ) -> tuple[Any, dict[str, Any]]:
+        """Split a message into the action name and the action's keyword arguments.
+
+        DCRF's hook, with its signature: override it when clients name the
+        action under another key (e.g. ``type``). ``content`` is the message
+        without ``request_id`` (a copy: change it freely). A message naming no
+        action gets the 405 reply; an override may also raise
+        ``streams.exceptions.ActionMissingException``.
+        """
+        action = content.pop("action", None)
+        return action, content
 
     # ---------------------------------------------------------------- actions
     async def handle_action(self, action: Any, request_id: Any, /, **kwargs: Any) -> None:
@@ -307,26 +342,30 @@ class AsyncAPIConsumer(
             except TypeError as exc:
                 raise ActionError(f"Invalid arguments for action {action!r}: {exc}.", 400) from exc
             if entry.spec.detached:
-                self.start_detached(self._run_detached(entry, method, call_kwargs))
+                self.start_detached(self._serve_async_action(entry, method, call_kwargs))
                 return
             if entry.spec.is_async:
                 await aclose_old_connections()
-                result = await method(**call_kwargs)
-            else:
-                result = await self._run_sync_action(entry, call_kwargs)
+                await self._serve_async_action(entry, method, call_kwargs)
+                return
+            result = await self._run_sync_action(entry, call_kwargs)
         except Exception as exc:
             await self.handle_exception(exc, action=action, request_id=request_id)
             return
         await self._reply_result(action, request_id, result)
 
-    async def _run_detached(
+    async def _serve_async_action(
         self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
     ) -> None:
+        """Run an async action called from the wire and reply (errors included).
+
+        The one place both awaited and detached async actions pass through, so
+        a mixin can wrap their whole exchange (observers hold a subscription's
+        pushes until the subscribe's reply is out).
+        """
         action, request_id = call_kwargs["action"], call_kwargs["request_id"]
         try:
             result = await method(**call_kwargs)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             await self.handle_exception(exc, action=action, request_id=request_id)
             return

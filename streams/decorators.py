@@ -3,6 +3,13 @@
 Only methods carrying an :class:`ActionSpec` (set by ``@action``) are ever
 dispatched; the consumer builds an explicit registry from them when its class
 is created, so a client can never reach an attribute by naming it.
+
+A sync action is also callable from Python the way DCRF users call it: from
+async code ``await self.create(data=...)`` runs it in an action thread and
+gives its ``(data, status)``; from sync code (another sync action, already in
+an action thread) ``self.create(data=...)`` runs it in place. Frames from the
+wire never go through that wrapper: the frame worker calls the undecorated
+function (``ActionSpec.func``) inside its own batched hop.
 """
 
 from __future__ import annotations
@@ -10,11 +17,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from asgiref.sync import AsyncToSync, SyncToAsync
 from django.conf import settings
+from django.db import transaction
+
+from streams.threads import run_in_action_thread
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +51,8 @@ class ActionSpec:
     #: ``ScopedRateThrottle``'s scope for this action; ``None``: the consumer's
     #: ``throttle_scope``.
     throttle_scope: str | None = None
+    #: The undecorated method: what the frame worker runs for a sync action.
+    func: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def is_atomic(self) -> bool:
         """``atomic=None`` follows ``DATABASES["default"]["ATOMIC_REQUESTS"]``, as DCRF did."""
@@ -125,9 +138,14 @@ def action(
             method=_checked_method(method, func.__qualname__),
             throttle_classes=None if throttle_classes is None else tuple(throttle_classes),
             throttle_scope=throttle_scope,
+            func=func,
         )
-        setattr(func, ACTION_SPEC_ATTR, spec)
-        return func
+        if is_async:
+            setattr(func, ACTION_SPEC_ATTR, spec)
+            return func
+        caller = _sync_action_caller(func, spec)
+        setattr(caller, ACTION_SPEC_ATTR, spec)
+        return caller  # type: ignore[return-value]
 
     return decorator
 
@@ -136,12 +154,59 @@ def get_action_spec(func: Any) -> ActionSpec | None:
     return getattr(func, ACTION_SPEC_ATTR, None)
 
 
-def detached(func: Callable[..., Awaitable[Any]]) -> Callable[..., asyncio.Task[Any]]:
+def run_sync_action(spec: ActionSpec, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a sync action's function here and now, in ``transaction.atomic`` when atomic."""
+    if spec.is_atomic():
+        with transaction.atomic():
+            return func(*args, **kwargs)
+    return func(*args, **kwargs)
+
+
+def _sync_action_caller(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
+    """The method a sync ``@action`` leaves on the class, for calls from Python.
+
+    On an event loop (async code) the call returns a coroutine: awaiting it runs
+    the action off the loop and gives its result, as DCRF's
+    ``database_sync_to_async`` wrapper did. Anywhere else (a sync action
+    calling another, in its action thread) it runs at once and returns the
+    result: hopping again would only cost a thread and could deadlock a full
+    pool.
+    """
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run_sync_action(spec, func, *args, **kwargs)
+        return _hop(spec, func, args, kwargs)
+
+    return call
+
+
+async def _hop(
+    spec: ActionSpec, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    run = functools.partial(run_sync_action, spec, func, *args, **kwargs)
+    if getattr(AsyncToSync.executors, "current", None) is not None:
+        # This coroutine runs for ``async_to_sync`` called from a sync thread
+        # (e.g. an action thread), which is blocked waiting for it: run the
+        # action in that thread, as asgiref does, instead of taking a pool
+        # thread the blocked one may be holding the last of.
+        return await SyncToAsync(run, thread_sensitive=True)()
+    return await run_in_action_thread(run)
+
+
+def detached(
+    func: Callable[..., Awaitable[Any]],
+) -> Callable[..., Coroutine[Any, Any, asyncio.Task[Any]]]:
     """Run an async consumer method as a background task instead of awaiting it.
 
-    Calling the decorated method returns the task at once. The consumer keeps
-    every such task and cancels all of them on disconnect (DCRF cancelled only
-    every other one, because it removed items from the list it was iterating).
+    ``await self.method(...)`` starts the task and returns it at once, as in
+    DCRF; awaiting the returned task waits for the work itself. The consumer
+    keeps every such task and cancels all of them on disconnect (DCRF
+    cancelled only every other one, because it removed items from the list it
+    was iterating).
     """
     if not inspect.iscoroutinefunction(func):
         raise ValueError(
@@ -149,7 +214,8 @@ def detached(func: Callable[..., Awaitable[Any]]) -> Callable[..., asyncio.Task[
         )
 
     @functools.wraps(func)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
-        return self.start_detached(func(self, *args, **kwargs))
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = self.start_detached(func(self, *args, **kwargs))
+        return task
 
     return wrapper

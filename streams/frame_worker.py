@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
 from rest_framework.exceptions import PermissionDenied
 
+from streams.decorators import run_sync_action
 from streams.permissions import get_permission_instances
 from streams.registry import RESERVED_KWARGS, RegisteredAction
 from streams.replies import bounded_request_id
@@ -33,6 +33,7 @@ BATCH_HOOKS = (
     "websocket_receive",
     "receive_json",
     "decode_json",
+    "get_action_name",
     "handle_action",
     "get_permissions",
     "check_permissions",
@@ -202,11 +203,13 @@ class FrameWorkerMixin:
                 raise denied_by(permission)
 
     def _call_sync(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
-        method = getattr(self, entry.attribute)
-        if entry.spec.is_atomic():
-            with transaction.atomic():
-                return method(**call_kwargs)
-        return method(**call_kwargs)
+        # The undecorated function: the method on the class is the wrapper for
+        # calls from Python (streams.decorators), which would only re-check
+        # where it runs.
+        func = entry.spec.func
+        if func is None:
+            return run_sync_action(entry.spec, getattr(self, entry.attribute), **call_kwargs)
+        return run_sync_action(entry.spec, func, self, **call_kwargs)
 
     async def _run_sync_action(self, entry: RegisteredAction, call_kwargs: dict[str, Any]) -> Any:
         return await run_in_action_thread(self._call_sync, entry, call_kwargs)

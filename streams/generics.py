@@ -45,14 +45,17 @@ class SettingDefault:
     subclass (even to ``None``) replaces the default as usual.
     """
 
-    def __init__(self, setting: str) -> None:
+    def __init__(self, setting: str, fallback: Any = None) -> None:
         self.setting = setting
+        #: Used when the setting is ``None`` (e.g. a paginator where one is required).
+        self.fallback = fallback
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        return getattr(api_settings, self.setting)
+        value = getattr(api_settings, self.setting)
+        return self.fallback if value is None else value
 
 
 def without(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -38,7 +38,8 @@ from rest_framework import status
 from rest_framework.exceptions import Throttled
 
 from streams.decorators import action
-from streams.generics import without
+from streams.generics import SettingDefault, without
+from streams.pagination import WebsocketLimitOffsetPagination
 from streams.threads import run_in_action_thread
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from rest_framework.serializers import BaseSerializer
 
     from streams.generics import GenericAsyncAPIConsumer as _Base
-    from streams.pagination import WebsocketLimitOffsetPagination
 else:
     from streams.composition import MixinBase as _Base
 
@@ -206,6 +206,12 @@ class StreamedPaginatedListMixin(PaginatedModelListMixin):
     rows inserted meanwhile may shift them, as with HTTP pagination. Without a
     page size (no ``PAGE_SIZE``, no ``limit``) the whole list is one page.
     """
+
+    #: Pages need a paginator: without ``DEFAULT_PAGINATION_CLASS`` (None by
+    #: default, as in DCRF) streamed lists page by limit and offset.
+    pagination_class: Any = SettingDefault(
+        "DEFAULT_PAGINATION_CLASS", fallback=WebsocketLimitOffsetPagination
+    )
 
     #: Streamed lists one stream of a socket may run at once; more are 429.
     #: Each holds an action thread per page, and the pool is the process's.

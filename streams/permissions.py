@@ -28,10 +28,14 @@ Two deliberate choices, documented because they differ from the obvious:
   ``~IsAuthenticated`` into "refuse every connection" (its ``can_connect`` is
   the inherited default). Wrapped DRF permissions keep DRF's exact semantics for
   ``has_permission``/``has_object_permission``.
-* Wrapped DRF permissions do not judge the connection (DCRF asked them with a
-  ``HEAD`` request): a connect is not a request, and per-action ``403`` replies
-  keep a multiplexed socket's public streams usable. Override ``can_connect``
-  to refuse sockets.
+* Wrapped DRF permissions judge the connection as in DCRF: ``has_permission``
+  with a ``HEAD`` request, the action being ``"connect"``. Under a gateway a
+  refusal closes that stream only (its frames get 403), so a socket's public
+  streams stay usable.
+* A composition refuses a connection only when it is sure to refuse: an
+  operand without a ``can_connect`` of its own is "unknown" at connect, not
+  "allowed", so ``~(IsOwner | drf.IsAdminUser)`` does not refuse every socket
+  because ``IsOwner`` has no connect opinion. The actions decide later.
 """
 
 from __future__ import annotations
@@ -187,6 +191,17 @@ class BasePermission(metaclass=BasePermissionMetaclass):
         """
         return getattr(type(self), hook) is not getattr(BasePermission, hook)
 
+    def connect_verdict(
+        self, scope: dict[str, Any], consumer: Any, message: Any = None
+    ) -> Decision:
+        """``True``/``False`` from a ``can_connect`` of its own, else ``None`` (no opinion).
+
+        Compositions combine these in three-valued logic (see the module doc).
+        """
+        if not self.defines("can_connect"):
+            return None
+        return _as_bool(self.can_connect(scope, consumer, message))
+
     # Instance operators: ``IsAuthenticated() & IsOwner()``.
     def __and__(self, other: Any) -> AND:
         return AND(self, ensure_permission(other))
@@ -255,10 +270,20 @@ class AND(_Binary):
         )
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return _then(
-            self.op1.can_connect(scope, consumer, message),
-            lambda ok: _as_bool(self.op2.can_connect(scope, consumer, message)) if ok else False,
-        )
+        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+
+    def connect_verdict(
+        self, scope: dict[str, Any], consumer: Any, message: Any = None
+    ) -> Decision:
+        def with_second(first: bool | None) -> Decision:
+            if first is False:
+                return False
+            return _then(
+                self.op2.connect_verdict(scope, consumer, message),
+                lambda second: False if second is False else (True if first and second else None),
+            )
+
+        return _then(self.op1.connect_verdict(scope, consumer, message), with_second)
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
@@ -292,10 +317,24 @@ class OR(_Binary):
         )
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return _then(
-            self.op1.can_connect(scope, consumer, message),
-            lambda ok: True if ok else _as_bool(self.op2.can_connect(scope, consumer, message)),
-        )
+        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+
+    def connect_verdict(
+        self, scope: dict[str, Any], consumer: Any, message: Any = None
+    ) -> Decision:
+        def with_second(first: bool | None) -> Decision:
+            if first is True:
+                return True
+            return _then(
+                self.op2.connect_verdict(scope, consumer, message),
+                lambda second: (
+                    True
+                    if second is True
+                    else (False if first is False and second is False else None)
+                ),
+            )
+
+        return _then(self.op1.connect_verdict(scope, consumer, message), with_second)
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
@@ -333,9 +372,15 @@ class NOT(BasePermission):
         return _then(self.op1.has_permission(scope, consumer, action, **kwargs), _negate)
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        if not self.op1.defines("can_connect"):
-            return True
-        return _then(self.op1.can_connect(scope, consumer, message), _negate)
+        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+
+    def connect_verdict(
+        self, scope: dict[str, Any], consumer: Any, message: Any = None
+    ) -> Decision:
+        return _then(
+            self.op1.connect_verdict(scope, consumer, message),
+            lambda verdict: None if verdict is None else not verdict,
+        )
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
@@ -352,6 +397,11 @@ class NOT(BasePermission):
 
 def _negate(value: Any) -> bool:
     return not value
+
+
+def _not_refused(verdict: bool | None) -> bool:
+    """A connection goes ahead unless the verdict is a certain refusal."""
+    return verdict is not False
 
 
 # ------------------------------------------------------------ DRF permissions
@@ -384,8 +434,15 @@ class WrappedDRFPermission(BasePermission):
         self.permission.message = value  # type: ignore[attr-defined]
 
     def defines(self, hook: str) -> bool:
-        # DRF composes both request hooks even when inherited; DRF has no connect hook.
-        return hook != "can_connect"
+        # DRF composes its request hooks even when inherited; the connect check
+        # is its has_permission too.
+        return True
+
+    def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
+        """DRF's ``has_permission`` for a ``HEAD`` request (DCRF's connect check)."""
+        return self._call(
+            self._has_permission, self.permission.has_permission, scope, consumer, "connect"
+        )
 
     def has_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any

@@ -14,6 +14,17 @@ from types import MappingProxyType
 
 from streams.decorators import ActionSpec, get_action_spec
 
+
+class APIConsumerMetaclass(type):
+    """DCRF's metaclass name, kept so that code naming it keeps working.
+
+    The registry is built by ``AsyncAPIConsumer.__init_subclass__`` instead (a
+    metaclass would conflict with other libraries' metaclasses); this one adds
+    nothing to ``type``. Subclass it, or pass ``metaclass=`` with it, as
+    before.
+    """
+
+
 # Top-level message keys that would collide with the parameters of actions or
 # permission hooks (``has_permission(scope, consumer, action, **kwargs)``).
 RESERVED_KWARGS = frozenset({"self", "scope", "consumer"})

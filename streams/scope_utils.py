@@ -7,10 +7,12 @@ over; the method follows HTTP conventions for the action being run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.http import HttpRequest, QueryDict
 from rest_framework.request import Request
 
@@ -23,8 +25,21 @@ ACTION_METHODS: Mapping[str, str] = MappingProxyType(
         "delete": "DELETE",
         "list": "GET",
         "retrieve": "GET",
+        # DCRF asked DRF permissions about the connection with a HEAD request.
+        "connect": "HEAD",
     }
 )
+
+
+def ensure_async(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` if it is a coroutine function, else it wrapped to run in the database thread.
+
+    DCRF's helper: ``await ensure_async(hook)(...)`` calls a hook that may be
+    sync (and query the database) or async without knowing which.
+    """
+    if inspect.iscoroutinefunction(method):
+        return method
+    return database_sync_to_async(method)
 
 
 #: The method of an action that declares none and has no standard name. A

@@ -21,7 +21,8 @@ LEGACY_SETTINGS_KEY = "DJANGO_CHANNELS_REST_API"
 
 DEFAULTS: dict[str, Any] = {
     "DEFAULT_PERMISSION_CLASSES": ("streams.permissions.AllowAny",),
-    "DEFAULT_PAGINATION_CLASS": "streams.pagination.WebsocketLimitOffsetPagination",
+    # None, as in DCRF: PaginatedModelListMixin then replies with the plain list.
+    "DEFAULT_PAGINATION_CLASS": None,
     "PAGE_SIZE": None,
     "DEFAULT_FILTER_BACKENDS": (),
     # DRF throttles for every consumer without throttle_classes (streams/throttling.py).
@@ -112,6 +113,11 @@ api_settings = APISettings()
 
 
 @receiver(setting_changed)
-def _reload_api_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting in (SETTINGS_KEY, LEGACY_SETTINGS_KEY):
+def reload_api_settings(*args: Any, setting: str | None = None, **kwargs: Any) -> None:
+    """Drop the cached values when either settings key changes (DRF's and DCRF's name).
+
+    Connected to Django's ``setting_changed``; call it yourself after changing
+    ``settings`` by other means.
+    """
+    if setting is None or setting in (SETTINGS_KEY, LEGACY_SETTINGS_KEY):
         api_settings.reload()

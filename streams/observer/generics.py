@@ -20,10 +20,9 @@ subscriber gets nothing) and serialized once per process, not per subscriber
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,6 +43,7 @@ from streams.observer.base_observer import BaseObserver
 from streams.observer.events import pk_from_event
 from streams.observer.groups import canonical, request_id_key
 from streams.observer.model_observer import ModelObserver
+from streams.registry import APIConsumerMetaclass, RegisteredAction
 from streams.settings import api_settings
 
 if TYPE_CHECKING:
@@ -55,7 +55,12 @@ logger = logging.getLogger(__name__)
 
 #: Back-off (seconds) between attempts to receive from an unreachable channel layer.
 
+#: Subscribe actions whose pushes wait for their reply when called from the wire
+#: (method names: an override keeps the ordering).
+SUBSCRIBE_ACTIONS = frozenset({"subscribe_instance", "subscribe_list"})
+
 __all__ = [
+    "ObserverAPIConsumerMetaclass",
     "ObserverConsumerMixin",
     "ObserverModelInstanceMixin",
     "ObserverModelListMixin",
@@ -100,6 +105,13 @@ class ObserverTemplate:
         observer.template = self  # type: ignore[attr-defined]
         observer.bound_to = owner  # type: ignore[attr-defined]
         return observer
+
+
+class ObserverAPIConsumerMetaclass(APIConsumerMetaclass):
+    """DCRF's name, kept for code that names it; adds nothing.
+
+    Observers are bound per class by ``ObserverConsumerMixin.__init_subclass__``.
+    """
 
 
 def _queryset_model(cls: type) -> type[Model] | None:
@@ -190,24 +202,27 @@ class ObserverConsumerMixin(_Base):
             return
         await self.reply(action=action, data=data, status=status, request_id=request_id)
 
-    async def answer_subscribe(
-        self, subscribe: Callable[[], Awaitable[tuple[Any, int]]], action: str, request_id: Any
+    async def _serve_async_action(
+        self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
     ) -> None:
-        """Run ``subscribe``, reply with its ``(data, status)``, then send the held pushes."""
+        """A subscribe from the wire: its pushes wait until its reply is out.
+
+        Called from Python (``await self.subscribe_instance(...)`` in another
+        action) a subscribe just returns ``(data, 201)``, as in DCRF; ordering
+        against a reply is then the calling action's business.
+        """
+        if entry.attribute not in SUBSCRIBE_ACTIONS:
+            await super()._serve_async_action(entry, method, call_kwargs)
+            return
+        request_id = call_kwargs["request_id"]
         key = request_id_key(request_id)
         held: list[dict[str, Any]] = []
         self._held_pushes[key] = held
         try:
-            data, response_status = await subscribe()
-        except BaseException:
-            self._held_pushes.pop(key, None)
-            raise
-        try:
-            await self.reply(
-                action=action, data=data, status=response_status, request_id=request_id
-            )
+            await super()._serve_async_action(entry, method, call_kwargs)
         finally:
-            self._held_pushes.pop(key, None)
+            if self._held_pushes.get(key) is held:
+                del self._held_pushes[key]
         for push in held:
             await self.reply(request_id=request_id, **push)
 
@@ -358,18 +373,15 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
     @action(method="GET")
     async def subscribe_instance(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
-    ) -> None:
+    ) -> tuple[Any, int]:
         """Subscribe to the object the lookup key names: 201; 404 if there is none.
 
         The group is joined before ``"snapshot": true`` reads the object, so no
         change can fall between the snapshot and the first push, and pushes
-        arriving meanwhile are sent after the reply.
+        arriving meanwhile are sent after the reply. Returns ``(None, 201)``
+        (the object's data with ``snapshot``), so another action may call it.
         """
-        await self.answer_subscribe(
-            functools.partial(self._subscribe_instance, request_id, snapshot, **kwargs),
-            kwargs.get("action", "subscribe_instance"),
-            request_id,
-        )
+        return await self._subscribe_instance(request_id, snapshot, **kwargs)
 
     async def _subscribe_instance(
         self, request_id: Any, snapshot: Any, **kwargs: Any
@@ -582,17 +594,13 @@ class ObserverModelListMixin(ObserverConsumerMixin):
     @action(method="GET")
     async def subscribe_list(
         self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
-    ) -> None:
+    ) -> tuple[Any, int]:
         """Subscribe to ``list``'s filtered set: 201 (``data``: the list with ``"snapshot": true``).
 
         Subscribing again with the same request_id replaces that subscription.
         Pushes arriving while the set is read are sent after the reply.
         """
-        await self.answer_subscribe(
-            functools.partial(self._subscribe_list, request_id, snapshot, **kwargs),
-            kwargs.get("action", "subscribe_list"),
-            request_id,
-        )
+        return await self._subscribe_list(request_id, snapshot, **kwargs)
 
     async def _subscribe_list(
         self, request_id: Any, snapshot: Any, **kwargs: Any

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import permissions as drf
@@ -99,6 +100,8 @@ async def test_keys_shadowing_permission_parameters_are_400(communicator, alice,
 
 class TokenHeader(drf.BasePermission):
     def has_permission(self, request, view):
+        if request.method == "HEAD" and view.scope.get("open_socket"):
+            return True  # the connect check: this socket is open, its actions are not
         return request.META.get("HTTP_AUTHORIZATION") == "Token s3cret"
 
 
@@ -107,6 +110,7 @@ async def test_header_permission_ignores_message_headers(communicator):
         type("T", (Guarded,), {"permission_classes": [TokenHeader]}).as_asgi(),
         ran=[],
         headers=[(b"authorization", b"Token guess")],
+        open_socket=True,
     )
     got = await request(
         comm, {"action": "go", "HTTP_AUTHORIZATION": "Token s3cret", "authorization": "x"}
@@ -122,6 +126,8 @@ class Explodes(BasePermission):
 
 class DrfRaisesNotAuthenticated(drf.BasePermission):
     def has_permission(self, request, view):
+        if request.method == "HEAD" and not view.scope.get("raise_at_connect"):
+            return True
         raise NotAuthenticated("Log in first.")
 
 
@@ -157,11 +163,26 @@ async def test_drf_permission_raising_api_exception(communicator):
     assert got["response_status"] == 401 and got["errors"] == ["Log in first."]
 
 
+async def test_drf_permission_raising_at_connect_refuses_the_socket():
+    # DCRF let anything but PermissionDenied escape websocket_connect.
+    comm = WebsocketCommunicator(guarded(DrfRaisesNotAuthenticated), "/")
+    comm.scope.update(ran=[], raise_at_connect=True)
+    assert await comm.connect() == (False, 4003)
+
+
 @pytest.mark.parametrize("falsy", [ReturnsNone, ReturnsEmpty, ~IsAuthenticated | ReturnsNone])
 async def test_falsy_answers_deny(communicator, alice, falsy):
     ran: list[Any] = []
-    comm = await communicator(guarded(falsy), user=alice, ran=ran)
-    assert (await request(comm, {"action": "go"}))["response_status"] == 403
+    comm = WebsocketCommunicator(guarded(falsy), "/")
+    comm.scope.update(user=alice, ran=ran)
+    connected, code = await comm.connect()
+    if falsy is ReturnsEmpty:
+        # A DRF permission is asked at connect too (DCRF's HEAD request).
+        assert (connected, code) == (False, 4003)
+    else:
+        assert connected
+        assert (await request(comm, {"action": "go"}))["response_status"] == 403
+        await comm.disconnect()
     assert ran == []
 
 

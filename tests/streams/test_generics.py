@@ -302,7 +302,8 @@ class SmallPages(WebsocketLimitOffsetPagination):
 
 
 def test_pagination_class_default_follows_settings():
-    assert BookConsumer.pagination_class is WebsocketLimitOffsetPagination
+    # None by default, as DCRF's: paginating is opted into.
+    assert BookConsumer.pagination_class is None
     with override_settings(CHANNELS_GATEWAY={"DEFAULT_PAGINATION_CLASS": SmallPages}):
         assert BookConsumer.pagination_class is SmallPages
 

@@ -289,6 +289,7 @@ async def test_unknown_action_is_405(crud, books):
 class PagedConsumer(mixins.PaginatedModelListMixin, GenericAsyncAPIConsumer):
     queryset = StreamsBook.objects.all()
     serializer_class = BookSerializer
+    pagination_class = pagination.WebsocketLimitOffsetPagination
 
 
 async def test_paginated_list(communicator, books):

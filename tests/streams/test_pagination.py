@@ -20,9 +20,15 @@ def books(transactional_db):
     return make_books(7)
 
 
-class PagedConsumer(mixins.PaginatedModelListMixin, GenericAsyncAPIConsumer):
+class SettingsPagedConsumer(mixins.PaginatedModelListMixin, GenericAsyncAPIConsumer):
+    """Paginated by DEFAULT_PAGINATION_CLASS, which is None unless set (as in DCRF)."""
+
     queryset = StreamsBook.objects.all()
     serializer_class = BookSerializer
+
+
+class PagedConsumer(SettingsPagedConsumer):
+    pagination_class = WebsocketLimitOffsetPagination
 
 
 class CappedPagination(WebsocketLimitOffsetPagination):
@@ -100,12 +106,21 @@ async def test_page_size_from_settings(paged, books):
     assert (await page(paged))["limit"] is None
 
 
-async def test_pagination_class_from_settings(paged, books):
+async def test_pagination_class_from_settings(communicator, books):
+    paged = await communicator(SettingsPagedConsumer.as_asgi())
     with override_settings(CHANNELS_GATEWAY={"DEFAULT_PAGINATION_CLASS": FixedDefault}):
         assert (await page(paged))["limit"] == 2
     with override_settings(CHANNELS_GATEWAY={"DEFAULT_PAGINATION_CLASS": None}):
         data = await page(paged)
         assert isinstance(data, list) and len(data) == 7
+
+
+async def test_no_pagination_class_by_default_gives_the_plain_list(communicator, books):
+    # DCRF's default pagination class is None: PaginatedModelListMixin then
+    # replies with the list itself, and limit/offset mean nothing.
+    paged = await communicator(SettingsPagedConsumer.as_asgi())
+    data = await page(paged, limit=2)
+    assert titles(data) == [f"book{i}" for i in range(7)]
 
 
 async def test_max_limit_caps(communicator, books):

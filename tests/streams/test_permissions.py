@@ -48,7 +48,10 @@ def make_perm(value: bool, kind: str, label: str) -> type:
     if kind == "drf":
 
         def drf_has_permission(self: Any, request: Any, view: Any) -> bool:
-            calls_of(view.scope).append(label)
+            # Asked at connect too (a HEAD request, as in DCRF); the calls
+            # recorded are the action's.
+            if request.method != "HEAD":
+                calls_of(view.scope).append(label)
             return value
 
         return type(f"Drf{label}", (drf.BasePermission,), {"has_permission": drf_has_permission})
@@ -79,8 +82,21 @@ def consumer_for(*classes: Any) -> type[AsyncAPIConsumer]:
 
 
 async def status_of(communicator: Any, *classes: Any, **scope: Any) -> int:
-    comm = await communicator(consumer_for(*classes).as_asgi(), **scope)
-    got = await request(comm, {"action": "go"})
+    """The status of an action under ``classes``; 403 when the socket is refused.
+
+    DRF permissions are asked at connect (as in DCRF), so a composition sure to
+    refuse refuses the socket (403 frames under a gateway) before any action.
+    """
+    comm = WebsocketCommunicator(consumer_for(*classes).as_asgi(), "/")
+    comm.scope.update(scope)
+    connected, code = await comm.connect()
+    if not connected:
+        assert code == 4003
+        return 403
+    try:
+        got = await request(comm, {"action": "go"})
+    finally:
+        await comm.disconnect()
     return int(got["response_status"])
 
 
@@ -156,8 +172,13 @@ async def test_deep_nesting(communicator):
 async def test_short_circuit_like_drf(communicator, kind, build, a, expected_calls):
     calls: list[str] = []
     A, B = make_perm(a, kind, "A"), make_perm(True, kind, "B")
-    await status_of(communicator, build(A, B), calls=calls)
-    assert calls == expected_calls
+    status = await status_of(communicator, build(A, B), calls=calls)
+    if kind == "drf" and status == 403:
+        # A refusing DRF operand of an AND refuses the socket at connect, as in
+        # DCRF: no action runs (make_perm records only the action's calls).
+        assert calls == []
+    else:
+        assert calls == expected_calls
 
 
 def test_sync_composition_stays_sync():
@@ -221,7 +242,12 @@ async def connect_code(*classes: Any) -> tuple[bool, Any]:
         # "anonymous only" stream must not refuse every socket.
         (~IsAuthenticated, True),
         (~drf.IsAuthenticated, True),
-        (drf.IsAdminUser, True),
+        # DRF permissions are asked at connect with a HEAD request, as in DCRF.
+        (drf.IsAdminUser, False),
+        (drf.IsAuthenticatedOrReadOnly, True),
+        # Sure to refuse only when every operand has a connect opinion.
+        (~(IsAuthenticated | drf.IsAdminUser), True),
+        (DenyConnect & drf.IsAdminUser, False),
     ],
 )
 async def test_can_connect_composition(expr, accepted):
@@ -278,8 +304,9 @@ async def test_default_permission_classes_setting_accepts_drf_paths(communicator
 
     setting = {"DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"]}
     with override_settings(CHANNELS_GATEWAY=setting):
-        comm = await communicator(Default.as_asgi(), user=AnonymousUser())
-        assert (await request(comm, {"action": "go"}))["response_status"] == 403
+        refused = WebsocketCommunicator(Default.as_asgi(), "/")
+        refused.scope["user"] = AnonymousUser()
+        assert await refused.connect() == (False, 4003)
         comm = await communicator(Default.as_asgi(), user=alice)
         assert (await request(comm, {"action": "go"}))["response_status"] == 200
 
@@ -341,6 +368,7 @@ async def test_drf_request_method_follows_the_action(communicator, alice):
     for name in names:
         assert (await request(comm, {"action": name}))["response_status"] < 300
     assert [method for method, _, _ in calls] == [
+        "HEAD",  # the connect check (DCRF's)
         "POST",
         "PUT",
         "PATCH",
@@ -358,6 +386,8 @@ class TokenHeader(drf.BasePermission):
     message = "A valid token is required."
 
     def has_permission(self, request, view):
+        if request.method == "HEAD" and view.scope.get("open_socket"):
+            return True  # the connect check: this socket is open, its actions are not
         return request.META.get("HTTP_AUTHORIZATION") == "Token s3cret"
 
 
@@ -366,7 +396,10 @@ async def test_drf_permission_reads_authorization_header(communicator):
     bad = [(b"authorization", b"Token guess")]
     comm = await communicator(consumer_for(TokenHeader).as_asgi(), headers=good)
     assert (await request(comm, {"action": "go"}))["response_status"] == 200
-    comm = await communicator(consumer_for(TokenHeader).as_asgi(), headers=bad)
+    refused = WebsocketCommunicator(consumer_for(TokenHeader).as_asgi(), "/")
+    refused.scope["headers"] = bad
+    assert await refused.connect() == (False, 4003)
+    comm = await communicator(consumer_for(TokenHeader).as_asgi(), headers=bad, open_socket=True)
     got = await request(comm, {"action": "go", "request_id": 9})
     assert got["response_status"] == 403
     assert got["errors"] == ["A valid token is required."]
@@ -375,6 +408,8 @@ async def test_drf_permission_reads_authorization_header(communicator):
 
 class DynamicMessage(drf.BasePermission):
     def has_permission(self, request, view):
+        if request.method == "HEAD":
+            return True
         self.message = f"No entry on {request.method}."
         return False
 
@@ -398,7 +433,7 @@ async def test_own_permission_message_surfaces(communicator):
 
 
 async def test_composed_permission_uses_default_message(communicator):
-    comm = await communicator(consumer_for(OwnMessage & TokenHeader).as_asgi())
+    comm = await communicator(consumer_for(OwnMessage & TokenHeader).as_asgi(), open_socket=True)
     assert (await request(comm, {"action": "go"}))["errors"] == FORBIDDEN
 
 
@@ -473,9 +508,11 @@ async def test_django_model_permissions_add_and_delete(communicator, notes):
     assert (await request(comm, {"action": "delete", "pk": notes[0].pk}))["response_status"] == 204
 
 
-async def test_django_model_permissions_refuse_anonymous(communicator, notes):
-    comm = await communicator(note_consumer(drf.DjangoModelPermissions), user=AnonymousUser())
-    assert (await request(comm, {"action": "list"}))["response_status"] == 403
+async def test_django_model_permissions_refuse_anonymous(notes):
+    # DjangoModelPermissions refuses anonymous users, at connect (HEAD) as in DCRF.
+    comm = WebsocketCommunicator(note_consumer(drf.DjangoModelPermissions), "/")
+    comm.scope["user"] = AnonymousUser()
+    assert await comm.connect() == (False, 4003)
 
 
 async def test_django_model_permissions_on_plain_consumer_with_queryset(communicator):

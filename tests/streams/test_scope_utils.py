@@ -64,6 +64,7 @@ def test_action_methods_table():
         "delete": "DELETE",
         "list": "GET",
         "retrieve": "GET",
+        "connect": "HEAD",
     }
 
 

@@ -19,7 +19,7 @@ from tests.conftest import request
 def test_defaults():
     classes = api_settings.DEFAULT_PERMISSION_CLASSES
     assert classes == (AllowAny,)
-    assert api_settings.DEFAULT_PAGINATION_CLASS is WebsocketLimitOffsetPagination
+    assert api_settings.DEFAULT_PAGINATION_CLASS is None
     assert api_settings.PAGE_SIZE is None
     assert api_settings.DEFAULT_FILTER_BACKENDS == ()
     assert api_settings.MAX_REQUEST_ID_LENGTH == 1024
