@@ -102,10 +102,12 @@ class Gateway:
         "_frames_in",
         "_outbox",
         "_outbox_size",
+        "_refusal",
         "_send",
         "_settled",
         "_shared",
         "_started",
+        "_subprotocol",
         "_writer",
         "closing",
         "id",
@@ -179,6 +181,8 @@ class Gateway:
         self._close_code: int | None = None
         # Made on the first routed frame: idle connections do not pay for it.
         self._frame_rate: FrameRate | None = None
+        self._refusal: int | None = None
+        self._subprotocol: str | None = None
 
     # ------------------------------------------------------------ connection
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -211,13 +215,22 @@ class Gateway:
         message = await receive()
         if message.get("type") != "websocket.connect":
             return None  # the client left before the handshake
+        if await self.connect() is False and self._refusal is None:
+            self._refusal = 1000
+        if self._refusal is not None:
+            logger.info("gateway %s: connect() refused the connection", self.id)
+            await self._send({"type": "websocket.close", "code": self._refusal})
+            await self._shutdown(self._refusal)
+            return self._refusal
         if self.options.eager_streams and not await self._start_all():
             logger.info("gateway %s: every stream refused; connection refused", self.id)
             await self._send({"type": "websocket.close", "code": 1000})
             await self._shutdown(1000)
             return 1000
         accept: Message = {"type": "websocket.accept"}
-        subprotocol = self.select_subprotocol(list(self.scope.get("subprotocols") or ()))
+        subprotocol = self._subprotocol or self.select_subprotocol(
+            list(self.scope.get("subprotocols") or ())
+        )
         if subprotocol is not None:
             accept["subprotocol"] = subprotocol
         await self._send(accept)
@@ -252,6 +265,47 @@ class Gateway:
                 break
         await self._shutdown(code)
         return code
+
+    # ------------------------------------------------------ lifecycle hooks
+    async def connect(self) -> bool | None:
+        """Called once the client asks to connect, before any stream starts.
+
+        Override it to refuse sockets, as channelsmultiplexer users override
+        their demultiplexer's ``connect()``: ``await self.close()`` (or return
+        ``False``) refuses the handshake; anything else lets the gateway go on
+        (start the streams when eager, accept the socket). ``self.scope`` is
+        the connection's scope. The default does nothing.
+        """
+        return None
+
+    async def accept(self, subprotocol: str | None = None) -> None:
+        """Channels' spelling inside ``connect()``: go on, accepting with ``subprotocol``.
+
+        The gateway accepts the socket itself once ``connect()`` returns (in
+        eager mode, once a stream accepts), so this only records the
+        subprotocol.
+        """
+        self._subprotocol = subprotocol
+
+    async def close(self, code: int | None = None) -> None:
+        """Close the socket; inside ``connect()`` this refuses the handshake."""
+        if not self._accepted:
+            self._refusal = code or 1000
+            return
+        self._close_socket(code or 1000)
+
+    async def disconnect(self, code: int) -> None:
+        """Called when the socket is gone; every stream has been told to disconnect.
+
+        The default waits up to ``application_close_timeout`` for the streams
+        to finish their own disconnect handling, as channelsmultiplexer's
+        ``disconnect`` did for its children: code after ``await
+        super().disconnect(code)`` in an override runs once they are done.
+        Streams still running afterwards are cancelled.
+        """
+        running = [h.task for h in self._started.values() if not h.task.done()]
+        if running:
+            await asyncio.wait(running, timeout=self.options.application_close_timeout)
 
     def select_subprotocol(self, offered: list[str]) -> str | None:
         """The subprotocol to accept the socket with; override to pick one of ``offered``.
@@ -498,19 +552,21 @@ class Gateway:
         for handle in handles:
             handle.stop(code)
         timeout = self.options.application_close_timeout
-        running = [h.task for h in handles if not h.task.done()]
-        if running:
-            _, late = await asyncio.wait(running, timeout=timeout)
-            if late:
-                logger.warning(
-                    "gateway %s: %d stream(s) still running %ss after disconnect; cancelling",
-                    self.id,
-                    len(late),
-                    timeout,
-                )
-                for task in late:
-                    task.cancel()
-                await asyncio.wait(late, timeout=timeout)
+        try:
+            await self.disconnect(code)
+        except Exception:
+            logger.exception("gateway %s: disconnect() failed", self.id)
+        late = {h.task for h in handles if not h.task.done()}
+        if late:
+            logger.warning(
+                "gateway %s: %d stream(s) still running %ss after disconnect; cancelling",
+                self.id,
+                len(late),
+                timeout,
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=timeout)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups), timeout=timeout)
 

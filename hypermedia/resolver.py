@@ -44,8 +44,12 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 64
 
 
-class NoRouteTableError(ImproperlyConfigured):
-    """A hypermedia serializer was used where no route table is known."""
+class NoRouteTableError(ImproperlyConfigured, ValueError):
+    """A hypermedia serializer was used where no route table is known.
+
+    Also a ``ValueError``: hypermediachannels raised one when a link field had
+    no demultiplexer, and code migrating from it catches that.
+    """
 
 
 @dataclass(frozen=True)
