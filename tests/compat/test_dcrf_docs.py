@@ -459,3 +459,27 @@ async def test_subscribe_and_unsubscribe_called_from_python_return_their_tuple(c
     assert got == reply("subscribe_instance", None, 201, 8)
     got = await request(comm, {"action": "unsubscribe_instance", "pk": room.pk, "request_id": 8})
     assert got == reply("unsubscribe_instance", None, 204, 8)
+
+
+# ------------------------------------------------ names DCRF users import
+def test_modules_and_names_dcrf_users_import():
+    from streams.consumers import APIConsumerMetaclass
+    from streams.exceptions import ActionMissingException
+    from streams.observer.generics import ObserverAPIConsumerMetaclass
+    from streams.observer.utils import ObjPartial
+    from streams.scope_utils import ensure_async
+    from streams.settings import api_settings, reload_api_settings
+
+    assert isinstance(AsyncAPIConsumer, APIConsumerMetaclass)
+    assert issubclass(ObserverAPIConsumerMetaclass, APIConsumerMetaclass)
+
+    class WithMeta(AsyncAPIConsumer, metaclass=ObserverAPIConsumerMetaclass):
+        @action()
+        async def ping(self, **kwargs):
+            return "pong", 200
+
+    assert WithMeta.available_actions == {"ping": "ping"}
+    assert ActionMissingException.status_code == 405
+    assert callable(ObjPartial) and callable(ensure_async)
+    reload_api_settings(setting="CHANNELS_GATEWAY")
+    assert api_settings.PAGE_SIZE is None

@@ -121,3 +121,18 @@ def test_drf_request_without_user_is_anonymous():
     request = drf_request_from_scope({"type": "websocket"}, "delete")
     assert request.method == "DELETE"
     assert not request.user.is_authenticated
+
+
+async def test_ensure_async_keeps_coroutine_functions_and_wraps_sync_ones():
+    import threading
+
+    from streams.scope_utils import ensure_async
+
+    async def already() -> str:
+        return "async"
+
+    def sync() -> int:
+        return threading.get_ident()
+
+    assert ensure_async(already) is already
+    assert await ensure_async(sync)() != threading.get_ident()  # ran in a thread

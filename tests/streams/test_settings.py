@@ -132,3 +132,22 @@ async def test_request_id_limit_from_settings(communicator):
         assert (await request(comm, {"action": "go", "request_id": "abcd"}))[
             "response_status"
         ] == 200
+
+
+def test_reload_api_settings_drops_the_cache_for_both_keys_only():
+    from django.conf import settings
+
+    from streams.settings import reload_api_settings
+
+    assert api_settings.PAGE_SIZE is None
+    settings.CHANNELS_GATEWAY = {"PAGE_SIZE": 3}
+    try:
+        assert api_settings.PAGE_SIZE is None  # cached until reloaded
+        reload_api_settings(setting="SOMETHING_ELSE")
+        assert api_settings.PAGE_SIZE is None
+        reload_api_settings(setting="CHANNELS_GATEWAY")
+        assert api_settings.PAGE_SIZE == 3
+    finally:
+        del settings.CHANNELS_GATEWAY
+        reload_api_settings()
+    assert api_settings.PAGE_SIZE is None
