@@ -12,16 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from streams.composition import MixinOrderMeta
 from streams.decorators import ActionSpec, get_action_spec
 
 
-class APIConsumerMetaclass(type):
+class APIConsumerMetaclass(MixinOrderMeta):
     """DCRF's metaclass name, kept so that code naming it keeps working.
 
-    The registry is built by ``AsyncAPIConsumer.__init_subclass__`` instead (a
-    metaclass would conflict with other libraries' metaclasses); this one adds
-    nothing to ``type``. Subclass it, or pass ``metaclass=`` with it, as
-    before.
+    The registry is built by ``AsyncAPIConsumer.__init_subclass__`` instead;
+    this metaclass only adds what the mixins' one does (a clear error when the
+    bases cannot be ordered), so consumers and mixins combine. Subclass it, or
+    pass ``metaclass=`` with it, as before.
     """
 
 

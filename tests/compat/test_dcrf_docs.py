@@ -432,6 +432,11 @@ class CallsSubscribeFromPython(ObserverModelInstanceMixin, GenericAsyncAPIConsum
         return {"subscribe": [data, status]}, 200
 
     @action()
+    async def fetch(self, pk, **kwargs):
+        # DCRF's ObserverModelInstanceMixin did this: await the sync retrieve.
+        return await self.retrieve(pk=pk)
+
+    @action()
     async def unwatch(self, pk, request_id, **kwargs):
         data, status = await self.unsubscribe_instance(pk=pk, request_id=request_id)
         return {"unsubscribe": [data, status]}, 200
@@ -440,6 +445,9 @@ class CallsSubscribeFromPython(ObserverModelInstanceMixin, GenericAsyncAPIConsum
 async def test_subscribe_and_unsubscribe_called_from_python_return_their_tuple(communicator):
     room = await database_sync_to_async(Room.objects.create)(name="Watch")
     comm = await communicator(CallsSubscribeFromPython.as_asgi())
+    got = await request(comm, {"action": "fetch", "pk": room.pk, "request_id": 6})
+    room_data = {"pk": room.pk, "name": "Watch", "host": None, "current_users": []}
+    assert got == reply("fetch", room_data, 200, 6)
     got = await request(comm, {"action": "watch", "pk": room.pk, "request_id": 7})
     assert got == reply("watch", {"subscribe": [None, 201]}, 200, 7)
     await no_frame(comm)
