@@ -19,8 +19,18 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "streams",
+    "apidocs",
     "tests.testapp",
 ]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+STATIC_URL = "static/"
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

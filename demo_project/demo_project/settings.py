@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "channels",
     "streams",
     "gateway",  # serves the JS client: {% static 'gateway/client.js' %}
+    # The AsyncAPI document, `manage.py asyncapi` and the browsable gateway page.
+    "apidocs",
     "library",
 ]
 
@@ -130,6 +132,6 @@ LOGGING = {
     "loggers": {
         name: {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")}
         # daphne: its "Listening on TCP address ..." line tells where the demo runs.
-        for name in ("daphne", "gateway", "streams", "hypermedia", "library")
+        for name in ("daphne", "gateway", "streams", "hypermedia", "apidocs", "library")
     },
 }

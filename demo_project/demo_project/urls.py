@@ -3,9 +3,17 @@ from django.contrib.staticfiles.views import serve
 from django.urls import path, re_path
 from library import views
 
+from apidocs.urls import gateway_urls
+from apidocs.views import AsyncAPIView
+
+DEMOPLEXER = "library.demoplexer.Demoplexer"
+
 urlpatterns = [
     path("", views.index, name="index"),
     path("api/stats/", views.LibraryStatsView.as_view(), name="stats"),
+    # The demoplexer's AsyncAPI 3.0 document, and the browsable gateway reading it.
+    path("asyncapi.json", AsyncAPIView.as_view(gateway=DEMOPLEXER, ws_path=views.WS_PATH)),
+    path("gateway/", gateway_urls(DEMOPLEXER, ws_path=views.WS_PATH, title="Demoplexer")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The demo serves its few static files itself, with or without DEBUG, so
