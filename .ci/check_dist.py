@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway import __version__  # noqa: E402
 
-PACKAGES = ("gateway", "streams", "hypermedia")
+PACKAGES = ("gateway", "streams", "hypermedia", "apidocs")
 
 
 def fail(message: str) -> None:

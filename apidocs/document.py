@@ -180,6 +180,9 @@ class _Builder:
             operation["x-streamed-replies"] = True
         self.operations[_unique(f"{channel_id}.{op.action}", self.operation_ids)] = operation
         if op.pushes:
+            pushes_id = _unique(f"{channel_id}.{op.action}.pushes", self.operation_ids)
+            # Which send operation carries this subscription's pushes.
+            operation["x-pushes"] = {"$ref": f"#/operations/{pushes_id}"}
             push_refs = []
             for push in op.pushes:
                 push_key = _unique(f"{op.action}.push.{push.action}", keys)
@@ -190,7 +193,7 @@ class _Builder:
                     "payload": frame(stream_const, _reply(push.action, push.data, [push.status])),
                 }
                 push_refs.append({"$ref": f"#/channels/{channel_id}/messages/{push_key}"})
-            self.operations[_unique(f"{channel_id}.{op.action}.pushes", self.operation_ids)] = {
+            self.operations[pushes_id] = {
                 "action": "send",
                 "channel": channel_ref,
                 "title": f"{name}: {op.action} pushes",
