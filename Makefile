@@ -58,9 +58,10 @@ $(VENV)/.stamp-bench: setup.cfg pyproject.toml | $(BIN)/python
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# Refresh docs/screenshot.png (docs/DEMO.md) from the browser test.
+# Refresh docs/screenshot.png (docs/DEMO.md) and docs/browsable-gateway.png
+# (docs/ASYNCAPI.md) from the browser tests.
 screenshot: $(VENV)/.stamp-test
-	UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_demo_browser.py
+	UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_demo_browser.py tests/integration/test_gateway_browser.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
