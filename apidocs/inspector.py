@@ -39,9 +39,9 @@ from rest_framework import filters as drf_filters
 from apidocs.schemas import SerializerSchemas, model_field_schema
 from gateway.routing import Route, RouteTable, StreamScope
 from streams import mixins
-from streams.consumers import RegisteredAction
 from streams.filters import DRFFilterBackendAdapter, FieldFilterBackend
 from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
+from streams.registry import RegisteredAction
 from streams.scope_utils import method_for_action
 from streams.views import DjangoViewAsConsumer
 
@@ -179,13 +179,9 @@ class ConsumerSchema:
         consumer_class = context.consumer_class
         if isinstance(consumer_class, type) and issubclass(consumer_class, DjangoViewAsConsumer):
             return consumer_class.view_routes[name].method
-        spec = entry.spec
-        declared = getattr(spec, "method", None) or (getattr(spec, "extra", None) or {}).get(
-            "method"
-        )
-        if isinstance(declared, str) and declared:
-            return declared.upper()
-        return method_for_action(name)
+        # @action(method=...), else a CRUD name's verb, else what undeclared
+        # custom actions count as: the rule permissions apply.
+        return method_for_action(name, consumer_class)
 
     # ------------------------------------------------------------ contracts
     def describe_known_action(self, context: StreamContext, name: str, op: Operation) -> bool:

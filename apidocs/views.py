@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
-from django.templatetags.static import static
 from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
 from django.views.generic import TemplateView, View
@@ -104,7 +103,6 @@ class BrowseView(GatewayDocsMixin, TemplateView):
         context["config"] = {
             "document_url": self.document_url,
             "ws_path": self.ws_path,
-            "client_url": static("gateway/client.js"),
             "user": {
                 "authenticated": authenticated,
                 "username": user.get_username() if authenticated and user is not None else None,

@@ -86,7 +86,7 @@ class BookConsumer(LibraryConsumer):
                     ]
                 },
             },
-        }
+        },
     )
     def top_rated(self, limit: Any = 3, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
         """The best-rated books with their average rating: a custom action next

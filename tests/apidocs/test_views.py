@@ -54,11 +54,12 @@ def test_the_page_carries_its_config_for_anonymous_visitors(client: Any) -> None
     assert response.status_code == 200
     html = response.content.decode()
     assert '<script type="module" src="/static/apidocs/browse.js">' in html
+    # The shipped client, by the name browse.js imports it with.
+    assert '{"imports": {"channels-gateway": "/static/gateway/client.js"}}' in html
     config = json.loads(html.split('id="browse-config" type="application/json">')[1].split("<")[0])
     assert config == {
         "document_url": "asyncapi.json",
         "ws_path": "/socket/",
-        "client_url": "/static/gateway/client.js",
         "user": {"authenticated": False, "username": None},
     }
     assert "anonymous" in html

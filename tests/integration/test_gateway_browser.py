@@ -102,9 +102,7 @@ def test_browse_follow_links_subscribe_and_see_another_users_patch(
     for stream in DEMO_STREAMS:
         expect(reader.locator(f'#streams details[data-stream="{stream}"]')).to_have_count(1)
     offered = reader.locator("button.action").count()
-    receive_operations = [
-        op for op in document["operations"].values() if op["action"] == "receive"
-    ]
+    receive_operations = [op for op in document["operations"].values() if op["action"] == "receive"]
     assert offered == len(receive_operations)
     assert reader.locator("#login").is_visible()
 
