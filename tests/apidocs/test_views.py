@@ -82,3 +82,14 @@ def test_a_gateway_path_that_does_not_import_is_an_error_naming_the_fix(client: 
 def test_a_view_without_a_gateway_is_an_error_naming_the_fix(client: Any) -> None:
     with pytest.raises(ImproperlyConfigured, match="needs a gateway: pass gateway=MyGateway"):
         client.get("/unset.json")
+
+
+@pytest.mark.django_db
+def test_a_decorator_guards_both_views(client: Any) -> None:
+    for url in ("/private/", "/private/asyncapi.json"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+    client.force_login(User.objects.create_user("ada", password="x"))
+    assert client.get("/private/asyncapi.json").json()["asyncapi"] == "3.0.0"
+    assert client.get("/private/").status_code == 200

@@ -1,5 +1,6 @@
 """URLs for the apidocs view tests: the page + document, and a dotted-path view."""
 
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 
 from apidocs.urls import gateway_urls
@@ -11,6 +12,12 @@ urlpatterns = [
         "other/",
         gateway_urls(
             "tests.apidocs.support.HypermediaGateway", title="Library", namespace="library"
+        ),
+    ),
+    path(
+        "private/",
+        gateway_urls(
+            "tests.apidocs.support.ShowcaseGateway", namespace="private", decorator=login_required
         ),
     ),
     path("asyncapi.json", AsyncAPIView.as_view(gateway="tests.apidocs.support.ShowcaseGateway")),

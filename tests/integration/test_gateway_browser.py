@@ -151,7 +151,8 @@ def test_browse_follow_links_subscribe_and_see_another_users_patch(
     expect(editor.locator("body[data-ready=true]")).to_have_count(1)
     pick(editor, "reviews", "patch")
     editor.fill('#action-form [data-field="pk"] input', str(link["payload"]["pk"]))
-    text = "Patched from the browsable gateway."
+    # Markup in data is shown as text, never run: the page builds no HTML from replies.
+    text = 'Patched from the browsable gateway <img src=x onerror="window.pwned=1">'
     editor.fill('#action-form [data-field="data"] [data-field="text"] input', text)
     send(editor, "200")
     expect(editor.locator('#reply-data tr[data-key="text"] td')).to_have_text(json.dumps(text))
@@ -170,6 +171,8 @@ def test_browse_follow_links_subscribe_and_see_another_users_patch(
     expect(reader.locator("#subscriptions li.subscription")).to_have_count(0)
     replied(reader, "reviews", "unsubscribe_instance", "204")
 
+    assert reader.evaluate("window.pwned") is None
+    assert editor.evaluate("window.pwned") is None
     assert not errors, errors
     shot = tmp_path / "browsable-gateway.png"
     # The editor's page after a patch: a form, a reply with links, the log.
