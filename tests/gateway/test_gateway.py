@@ -150,6 +150,63 @@ async def test_subclasses_can_select_a_subprotocol():
     await plain.disconnect()
 
 
+# ------------------------------------------------------ lifecycle hooks
+async def test_connect_hook_refuses_with_false_or_close_code():
+    class SaysNo(Demoplexer):
+        async def connect(self) -> bool:
+            return False
+
+    class ClosesWith(Demoplexer):
+        async def connect(self) -> None:
+            await self.close(4003)
+
+    assert await GatewayCommunicator(SaysNo.as_asgi(), "/ws/").connect() == (False, 1000)
+    assert await GatewayCommunicator(ClosesWith.as_asgi(), "/ws/").connect() == (False, 4003)
+
+
+async def test_connect_hook_sees_the_scope_and_may_pick_the_subprotocol():
+    class Picky(Demoplexer):
+        async def connect(self) -> None:
+            offered = self.scope["subprotocols"]
+            await self.accept(offered[-1])
+
+    client = GatewayCommunicator(Picky.as_asgi(), "/ws/", subprotocols=["v1", "v2"])
+    assert await client.connect() == (True, "v2")
+    await client.send_to("echo", {"request_id": 1})
+    assert (await client.receive_from("echo"))["request_id"] == 1
+    await client.disconnect()
+
+
+async def test_close_after_accept_closes_the_socket():
+    class Closer(Demoplexer):
+        async def connect(self) -> None:
+            self.closer = asyncio.ensure_future(self._close_later())
+
+        async def _close_later(self) -> None:
+            await asyncio.sleep(0.05)
+            await self.close(4000)
+
+    client = GatewayCommunicator(Closer.as_asgi(), "/ws/")
+    assert (await client.connect())[0]
+    assert await client.receive_close(timeout=2) == 4000
+
+
+async def test_a_failing_disconnect_hook_is_logged_and_the_streams_still_end(caplog):
+    class Broken(Demoplexer):
+        async def disconnect(self, code: int) -> None:
+            raise RuntimeError("broken disconnect hook")
+
+    before = live_tasks()
+    client = GatewayCommunicator(Broken.as_asgi(), "/ws/")
+    assert (await client.connect())[0]
+    await client.send_to("echo", {"request_id": 1})
+    await client.receive_from("echo")
+    with caplog.at_level(logging.ERROR, logger="gateway.gateway"):
+        await client.disconnect()
+    assert any("disconnect() failed" in r.getMessage() for r in caplog.records)
+    assert live_tasks() <= before
+
+
 async def test_a_server_raising_in_receive_still_cleans_up(layer):
     app = Gateway.as_asgi(streams={"a": EchoConsumer})
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

@@ -106,3 +106,66 @@ def test_builtin_reads_declare_get() -> None:
         "patch": "PATCH",
         "delete": "DELETE",
     }
+
+
+# -------------------------------------------- calling actions from Python
+class Calls(AsyncAPIConsumer):
+    @action()
+    def sync_one(self, value: Any = None, **kwargs: Any) -> Any:
+        import threading
+
+        return (value, threading.get_ident()), 200
+
+    @action(atomic=True)
+    def in_transaction(self, **kwargs: Any) -> Any:
+        from django.db import connection
+
+        return connection.in_atomic_block, 200
+
+
+def test_sync_action_runs_in_place_off_the_event_loop() -> None:
+    import threading
+
+    (value, thread), status = Calls().sync_one(value=1)
+    assert (value, thread, status) == (1, threading.get_ident(), 200)
+
+
+async def test_sync_action_is_awaitable_on_the_event_loop_and_leaves_it() -> None:
+    import inspect
+    import threading
+
+    pending = Calls().sync_one(value=2)
+    assert inspect.isawaitable(pending)
+    (value, thread), status = await pending
+    assert (value, status) == (2, 200)
+    assert thread != threading.get_ident()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_atomic_applies_to_calls_from_python() -> None:
+    assert await Calls().in_transaction() == (True, 200)
+
+
+def test_frame_worker_gets_the_undecorated_function() -> None:
+    spec = Calls.actions["sync_one"].spec
+    assert spec.func is not None and spec.func is not Calls.sync_one
+    assert spec.func.__name__ == "sync_one" and not spec.is_async
+
+
+async def test_detached_method_awaited_returns_the_running_task() -> None:
+    import asyncio
+
+    from streams.decorators import detached
+
+    class Background(AsyncAPIConsumer):
+        @detached
+        async def work(self, gate: asyncio.Event) -> str:
+            await gate.wait()
+            return "done"
+
+    consumer = Background()
+    gate = asyncio.Event()
+    task = await consumer.work(gate)
+    assert isinstance(task, asyncio.Task) and not task.done()
+    gate.set()
+    assert await task == "done"
