@@ -61,6 +61,8 @@ class ObserverRegistry:
             uid = f"streams.observer:{events.model_label(model)}"
             post_save.connect(_post_save, sender=model, weak=False, dispatch_uid=uid)
             post_delete.connect(_post_delete, sender=model, weak=False, dispatch_uid=uid)
+        if first:
+            _report_missing_app()
         self.hooks_changed(observer)
         if observer.many_to_many:
             self._connect_m2m(model)
@@ -105,6 +107,23 @@ class ObserverRegistry:
 
 
 registry = ObserverRegistry()
+
+
+@functools.cache
+def _report_missing_app() -> None:
+    """Log, once per process, that observers exist without the "streams" app.
+
+    ``manage.py check`` reports it (streams.E001) only when the consumers are
+    imported by then; a server imports them at start-up, so it says it here.
+    """
+    from django.apps import apps
+
+    if apps.ready and not apps.is_installed("streams"):
+        logger.error(
+            'Observers are declared but "streams" is not in INSTALLED_APPS: processes '
+            "that never import the consumers (shell, cron jobs, workers) will write without "
+            'sending any event. Add "streams" to INSTALLED_APPS (streams.E001).'
+        )
 
 
 # ------------------------------------------------------------------ recording
