@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: test lint typecheck pytest dist demo bench screenshot clean
+.PHONY: test lint typecheck pytest dist docs matrix demo bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Re-install only when the package metadata changes.
 $(VENV)/.stamp-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[test,demo,docs]'
 	touch $@
 
 $(VENV)/.stamp-demo: setup.cfg pyproject.toml | $(BIN)/python
@@ -39,7 +39,18 @@ dist: $(VENV)/.stamp-test
 	$(BIN)/twine check --strict dist/*
 	$(BIN)/python .ci/check_dist.py dist
 
-test: lint typecheck pytest dist
+# The documentation site (docs/conf.py says why Sphinx), warnings as errors.
+# Doctrees are kept in build/ so a rebuild only redoes changed pages.
+docs: $(VENV)/.stamp-test
+	$(BIN)/sphinx-build -q -W --keep-going -j 2 -b html -d build/doctrees docs build/docs
+	@echo "documentation: build/docs/index.html"
+
+# The built wheel on the oldest and newest supported Python/Django/DRF/Channels
+# (a smoke subset of the suite, in venvs under .matrix/; .ci/matrix.py).
+matrix: dist
+	$(BIN)/python .ci/matrix.py
+
+test: lint typecheck pytest dist docs matrix
 
 demo: $(VENV)/.stamp-demo
 	$(BIN)/python demo_project/manage.py migrate --noinput
@@ -64,4 +75,4 @@ screenshot: $(VENV)/.stamp-test
 	UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/integration/test_demo_browser.py tests/integration/test_gateway_browser.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .matrix build dist docs/reference/_generated *.egg-info

@@ -149,7 +149,7 @@ if async_fixture is not None:
 
     @async_fixture
     async def gateway_connect(request: pytest.FixtureRequest) -> AsyncIterator[Connect]:
-        """Connect ``GatewayCommunicator``s; every one is disconnected after the test.
+        """Connect ``GatewayCommunicator`` objects; each is disconnected after the test.
 
         ``app`` defaults to the ``gateway_application`` fixture; ``user``
         defaults to an anonymous user, as ``AuthMiddlewareStack`` would give.

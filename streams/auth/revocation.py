@@ -4,20 +4,20 @@ Receivers, connected by ``StreamsConfig.ready()`` in every process (HTTP
 workers included, where logouts and password changes happen), send one
 channel-layer message to the user's group (:func:`~streams.auth.credentials.user_group`):
 
-============================================  ===================  ==========================
-event                                         reason               which sockets end
-============================================  ===================  ==========================
-``user_logged_out`` with a request            ``logged_out``       those of that session
-a ``Session`` row deleted (flush, admin)      ``session_ended``    those of that session
-``set_password()`` then ``save()``            ``password_changed`` those whose session hash
-                                                                   no longer matches (each
-                                                                   checks its session again)
-user saved inactive, or deleted               ``user_inactive``    every session socket of the
-                                                                   user (each checks again)
-a DRF ``Token`` deleted                       ``token_revoked``    those of that token
-``user_logged_out`` without a request         ``logged_out``       each session socket checks
-(``channels.auth.logout``)                                         its session again
-============================================  ===================  ==========================
+============================================  =====================  ==========================
+event                                         reason                 which sockets end
+============================================  =====================  ==========================
+``user_logged_out`` with a request            ``logged_out``         those of that session
+a ``Session`` row deleted (flush, admin)      ``session_ended``      those of that session
+``set_password()`` then ``save()``            ``password_changed``   those whose session hash
+                                                                     no longer matches (each
+                                                                     checks its session again)
+user saved inactive, or deleted               ``user_inactive``      every session socket of the
+                                                                     user (each checks again)
+a DRF ``Token`` deleted                       ``token_revoked``      those of that token
+``user_logged_out`` without a request         ``logged_out``         each session socket checks
+(``channels.auth.logout``)                                           its session again
+============================================  =====================  ==========================
 
 Messages name a credential by its SHA-256 digest, never by the secret.
 Database events are announced after the transaction commits (a rolled back

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import websockets.asyncio.client
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -210,6 +209,8 @@ async def expect_frames(ws: Any, expected: list[Any], within: float = 10) -> Non
 
 def connect(port: int, origin: bool = True) -> Any:
     """A websocket client like a browser page of the site: with its Origin."""
+    import websockets.asyncio.client  # the test extra; not in the version matrix
+
     return websockets.asyncio.client.connect(
         f"ws://127.0.0.1:{port}/ws/", origin=f"http://127.0.0.1:{port}" if origin else None
     )
