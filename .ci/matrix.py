@@ -64,7 +64,7 @@ def venv_for(name: str, python: str, requirements: list[str]) -> Path:
                 "-m",
                 "pip",
                 "install",
-                "-q",
+                "-qq",
                 "--force-reinstall",
                 "--no-deps",
                 requirements[0],
@@ -73,7 +73,7 @@ def venv_for(name: str, python: str, requirements: list[str]) -> Path:
         )
         return venv
     subprocess.run([python, "-m", "venv", "--clear", venv], check=True)
-    subprocess.run([venv / "bin/python", "-m", "pip", "install", "-q", *requirements], check=True)
+    subprocess.run([venv / "bin/python", "-m", "pip", "install", "-qq", *requirements], check=True)
     stamp.write_text(wanted)
     return venv
 
