@@ -46,6 +46,15 @@ DEFAULTS: dict[str, Any] = {
     # write of its model (shared by equal ones). None: no cap. A consumer's
     # `max_list_subscriptions` attribute overrides it.
     "MAX_LIST_SUBSCRIPTIONS": 200,
+    # Observer history (streams/observer/history.py, docs/PROTOCOL.md "Resuming"):
+    # off unless an observer asks (`history=True`, or `observer_history = True`
+    # on a consumer using the generic mixins). Per group: at most this many
+    # events, kept this many seconds after the group's last write (the window
+    # in which a reconnecting client can resume).
+    "OBSERVER_HISTORY_MAX_EVENTS": 100,
+    "OBSERVER_HISTORY_MAX_AGE": 300,
+    # In-memory layer only: most groups with a history in this process.
+    "OBSERVER_HISTORY_MAX_GROUPS": 10000,
 }
 
 # Settings whose values may be dotted import paths, resolved on access.

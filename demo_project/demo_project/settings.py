@@ -5,7 +5,8 @@ in-memory channel layer (one server process). Environment variables switch to
 the deployment set-up:
 
 - ``REDIS_URL`` (e.g. ``redis://127.0.0.1:6379/0``): channels_redis, so several
-  server processes share groups and live updates reach every one of them;
+  server processes share groups, live updates and the observers' history
+  (``REDIS_PREFIX`` sets the key prefix, default ``asgi``);
 - ``DATABASE_URL`` (e.g. ``postgres://postgres@127.0.0.1:5432/demo``): any
   database dj-database-url understands; with several processes, use PostgreSQL;
 - ``DJANGO_DEBUG=1``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` (comma-separated,
@@ -93,7 +94,7 @@ def _channel_layers() -> dict[str, object]:
         return {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url]},
+                "CONFIG": {"hosts": [url], "prefix": os.environ.get("REDIS_PREFIX", "asgi")},
             }
         }
     return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -53,6 +53,9 @@ class LibraryConsumer(
 
     filter_backends = (LibraryFilterBackend,)
     permission_classes = (ReadOnlyUnlessStaff,)
+    # Keep a short history per group: a page that reconnects (docs/CLIENT.md)
+    # gets the changes it missed instead of reloading its view.
+    observer_history = True
 
 
 class AuthorConsumer(LibraryConsumer):

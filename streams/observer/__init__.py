@@ -51,8 +51,10 @@ def model_observer(
 ) -> Callable[[Callable[..., Any]], ModelObserver]:
     """Decorate an ``async def`` consumer method to receive ``model``'s committed changes.
 
-    ``kwargs``: ``partition`` (namespace of the observer's groups) and
-    ``track_moves`` (see :class:`ModelObserver`).
+    ``kwargs``: ``partition`` (namespace of the observer's groups),
+    ``track_moves`` (see :class:`ModelObserver`) and ``history`` (``True``, a
+    dict of ``max_events``/``max_age``, or a ``HistoryPolicy``: keep a bounded
+    history per group so reconnecting clients can resume; off by default).
     """
 
     def decorator(func: Callable[..., Any]) -> ModelObserver:
@@ -67,13 +69,16 @@ def model_observer(
     return decorator
 
 
-def observer(signal: Signal, **kwargs: Any) -> Callable[[Callable[..., Any]], Observer]:
+def observer(
+    signal: Signal, history: Any = None, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Observer]:
     """Decorate an ``async def`` consumer method to receive ``signal``'s events.
 
-    ``kwargs`` are passed to ``signal.connect`` (e.g. ``sender=``).
+    ``kwargs`` are passed to ``signal.connect`` (e.g. ``sender=``); ``history``
+    as for :func:`model_observer`.
     """
 
     def decorator(func: Callable[..., Any]) -> Observer:
-        return Observer(func, signal=signal, kwargs=kwargs)
+        return Observer(func, signal=signal, kwargs=kwargs, history=history)
 
     return decorator

@@ -25,6 +25,7 @@ from typing import Any
 
 from streams import layer_ops
 from streams.errors import ActionError
+from streams.observer import history as history_module
 from streams.observer.groups import group_name, request_id_key
 from streams.settings import api_settings
 
@@ -43,6 +44,10 @@ TOO_MANY_SUBSCRIPTIONS_MESSAGE = (
 #: ``{observer_id: {group: {request_id_key: request_id}}}``.
 SUBSCRIPTIONS_ATTR = "_streams_observer_subscriptions"
 
+#: Where a consumer instance keeps, per group of an observer with a history,
+#: the position of the last event it handled: ``{group: Position}``.
+POSITIONS_ATTR = "_streams_observer_positions"
+
 Hook = Callable[..., Any]
 
 
@@ -50,6 +55,13 @@ def subscriptions_of(consumer: Any) -> dict[str, dict[str, dict[str, Any]]]:
     state: dict[str, dict[str, dict[str, Any]]] | None = consumer.__dict__.get(SUBSCRIPTIONS_ATTR)
     if state is None:
         state = consumer.__dict__[SUBSCRIPTIONS_ATTR] = {}
+    return state
+
+
+def positions_of(consumer: Any) -> dict[str, history_module.Position]:
+    state: dict[str, history_module.Position] | None = consumer.__dict__.get(POSITIONS_ATTR)
+    if state is None:
+        state = consumer.__dict__[POSITIONS_ATTR] = {}
     return state
 
 
@@ -111,7 +123,7 @@ async def _join(observer: BaseObserver, layer: Any, group: str, channel: str) ->
 
 
 class BaseObserver:
-    def __init__(self, func: Callable[..., Any], partition: str = "*") -> None:
+    def __init__(self, func: Callable[..., Any], partition: str = "*", history: Any = None) -> None:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(
                 f"Observer handler {func.__qualname__} must be `async def`: Channels awaits it "
@@ -126,6 +138,15 @@ class BaseObserver:
         self._serializer: Hook | None = None
         self._groups_for_signal: Hook | None = None
         self._groups_for_consumer: Hook | None = None
+        #: ``None``/``False`` (default), ``True``, a dict or a ``HistoryPolicy``:
+        #: whether (and how much) history this observer's groups keep.
+        self.history = history
+        history_module.HistoryPolicy.resolve(history)  # a bad value fails here, not at send
+
+    @property
+    def history_policy(self) -> history_module.HistoryPolicy | None:
+        """The bounds of this observer's history (settings read at use), or ``None``."""
+        return history_module.HistoryPolicy.resolve(self.history)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.observer_id}>"
@@ -233,6 +254,7 @@ class BaseObserver:
             consumer, subscriptions_of(consumer).get(self.observer_id, {}), groups, key
         )
         state = subscriptions_of(consumer).setdefault(self.observer_id, {})
+        heads = await self._heads(consumer, [group for group in groups if group not in state])
         joined = _consumer_groups(consumer)
         added_here: list[str] = []
         for group in groups:
@@ -258,7 +280,29 @@ class BaseObserver:
                 added_here.append(group)
             if group not in joined:
                 joined.append(group)
+            if group in heads:
+                positions_of(consumer)[group] = heads[group]
         return groups
+
+    async def _heads(self, consumer: Any, groups: list[str]) -> dict[str, history_module.Position]:
+        """The history's current positions of ``groups``, read *before* joining them.
+
+        Events appended after this read but before the join are not received
+        live; the first one received after them shows the gap, which is then
+        filled from the history (:meth:`receive`). Read after the join, the
+        positions would wrongly mark such events as already handled.
+        """
+        policy = self.history_policy
+        store = history_module.store_for(consumer.channel_layer) if policy else None
+        if not groups or policy is None or store is None:
+            return {}
+        try:
+            return dict(zip(groups, await store.heads(groups, policy), strict=True))
+        except Exception as exc:
+            # Without a starting position the subscription still works; its
+            # first push sets the position.
+            logger.warning("%r: could not read the history's positions: %s", self, exc)
+            return {}
 
     async def unsubscribe(
         self, consumer: Any, *args: Any, request_id: Any = None, **kwargs: Any
@@ -289,6 +333,7 @@ class BaseObserver:
             if request_ids:
                 continue
             del state[group]
+            positions_of(consumer).pop(group, None)
             if group in joined:
                 joined.remove(group)
             try:
@@ -311,13 +356,67 @@ class BaseObserver:
         """Run the handler for a channel-layer message; a failing handler is logged.
 
         Messages for a group this consumer has left (sent before it left) are
-        ignored.
+        ignored. Messages with a position (observers with a history) are
+        handled in position order, each once: a repeated or late one is
+        dropped, and a gap (events other processes sent that have not
+        arrived yet, or that the layer lost) is filled from the history first.
         """
         group = message.get("group")
         request_ids = self.request_ids(consumer, group)
         if request_ids is None:
             return
+        position = message.get("position")
+        if group is None or not isinstance(position, list | tuple) or len(position) != 2:
+            await self.deliver(consumer, message, request_ids)
+            return
+        for queued in await self._in_order(consumer, group, message, position):
+            request_ids = self.request_ids(consumer, group)
+            if request_ids is None:
+                return
+            await self.deliver(consumer, queued, request_ids)
+
+    async def _in_order(
+        self, consumer: Any, group: str, message: dict[str, Any], position: Any
+    ) -> list[dict[str, Any]]:
+        """The messages to handle now, in order, for ``message`` at ``position``."""
+        epoch, offset = position
+        positions = positions_of(consumer)
+        last = positions.get(group)
+        if last is None or last.epoch != epoch or offset == last.offset + 1:
+            positions[group] = history_module.Position(epoch, offset)
+            return [message]
+        if offset <= last.offset:
+            return []  # handled already (replayed, or a gap filled before it arrived)
+        policy = self.history_policy
+        store = history_module.store_for(consumer.channel_layer) if policy else None
+        positions[group] = history_module.Position(epoch, offset)
+        if policy is None or store is None:
+            return [message]
+        try:
+            replay = await store.read(group, last, policy)
+        except Exception as exc:
+            logger.warning("%r: could not read the history to fill a gap: %s", self, exc)
+            return [message]
+        if not replay.recovered or replay.head.epoch != epoch or replay.head.offset < offset:
+            return [message]  # the gap cannot be filled; go on from here
+        positions[group] = replay.head
+        return replay.messages
+
+    async def deliver(
+        self,
+        consumer: Any,
+        message: dict[str, Any],
+        request_ids: list[Any],
+        replayed: bool = False,
+    ) -> None:
+        """Run the handler for ``message`` and the subscriptions ``request_ids``.
+
+        ``replayed``: the message comes from the history for a resuming
+        subscription (the handler gets ``replayed=True``), not live.
+        """
         extra = {k: v for k, v in message.items() if k not in ("type", "body")}
+        if replayed:
+            extra["replayed"] = True
         try:
             await self.func(
                 consumer,

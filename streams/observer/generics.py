@@ -38,8 +38,8 @@ from streams.decorators import action
 from streams.errors import ActionError
 from streams.generics import without
 from streams.mixins import RetrieveModelMixin
-from streams.observer import delivery, membership
-from streams.observer.base_observer import BaseObserver
+from streams.observer import delivery, history, membership
+from streams.observer.base_observer import BaseObserver, positions_of
 from streams.observer.events import pk_from_event
 from streams.observer.groups import canonical, request_id_key
 from streams.observer.model_observer import ModelObserver
@@ -96,6 +96,7 @@ class ObserverTemplate:
             partition=f"{owner.__module__}.{owner.__qualname__}.{name}:{model._meta.label}",
             many_to_many=bool(getattr(owner, "observer_many_to_many_relationships", False)),
             track_moves=self.track_moves,
+            history=getattr(owner, "observer_history", None),
         )
         observer.name = name
         if self.groups_for_signal is not None:
@@ -162,6 +163,12 @@ class ObserverConsumerMixin(_Base):
     #: ``None``: the ``MAX_SUBSCRIPTIONS`` setting. Beyond it subscribing is 429.
     max_subscriptions: ClassVar[int | None] = None
 
+    #: Keep a bounded history per group for the generic mixins' observers, so
+    #: clients can resume after a reconnect (``True``, a dict of
+    #: ``max_events``/``max_age``, or a ``HistoryPolicy``; docs/OBSERVERS.md).
+    #: Read when the class is created. Off by default: it costs a write per event.
+    observer_history: ClassVar[Any] = None
+
     #: message type -> attribute name of the class's observers (read-only).
     observer_message_types: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
@@ -188,19 +195,47 @@ class ObserverConsumerMixin(_Base):
         super().__init__(*args, **kwargs)
         # request_id key -> pushes held while that subscribe is being answered.
         self._held_pushes: dict[Hashable, list[dict[str, Any]]] = {}
+        # request_id key -> keys a subscribe's reply gets besides the usual five
+        # (``positions``, ``resume``), set while it is answered from the wire.
+        self._reply_extras: dict[Hashable, dict[str, Any]] = {}
 
     # ------------------------------------------------------------- pushes
     # Events are handled while actions run (the frame worker), so a push could
     # overtake the reply of the subscribe that asked for it, and a client would
     # then apply an older snapshot over a newer push. Pushes for a request_id
     # whose subscribe is under way wait, and follow its reply.
-    async def push(self, action: str | None, data: Any, status: int, request_id: Any) -> None:
-        """Send a subscription push (``{"action", "data", "response_status", "request_id"}``)."""
+    async def push(
+        self,
+        action: str | None,
+        data: Any,
+        status: int,
+        request_id: Any,
+        position: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a subscription push (``{"action", "data", "response_status", "request_id"}``,
+        plus ``position`` for observers with a history)."""
         held = self._held_pushes.get(request_id_key(request_id))
         if held is not None:
-            held.append({"action": action, "data": data, "status": status})
+            held.append({"action": action, "data": data, "status": status, "position": position})
             return
-        await self.reply(action=action, data=data, status=status, request_id=request_id)
+        await self._send_push(request_id, action, data, status, position)
+
+    async def _send_push(
+        self, request_id: Any, action: str | None, data: Any, status: int, position: Any
+    ) -> None:
+        if position is None:
+            await self.reply(action=action, data=data, status=status, request_id=request_id)
+            return
+        await self.send_json(
+            {
+                "errors": [],
+                "data": data,
+                "action": action,
+                "response_status": status,
+                "request_id": request_id,
+                "position": position,
+            }
+        )
 
     async def _serve_async_action(
         self, entry: RegisteredAction, method: Any, call_kwargs: dict[str, Any]
@@ -223,8 +258,90 @@ class ObserverConsumerMixin(_Base):
         finally:
             if self._held_pushes.get(key) is held:
                 del self._held_pushes[key]
-        for push in held:
-            await self.reply(request_id=request_id, **push)
+            self._reply_extras.pop(key, None)
+        # Each once, in position order: a resume replays events that may also
+        # have arrived live meanwhile.
+        for push in _in_position_order(held):
+            await self._send_push(request_id, **push)
+
+    async def _reply_result(self, action: str, request_id: Any, result: Any) -> None:
+        extra = self._reply_extras.pop(request_id_key(request_id), None)
+        if not extra or not (isinstance(result, tuple) and len(result) == 2):
+            await super()._reply_result(action, request_id, result)
+            return
+        data, response_status = result
+        await self.send_json(
+            {
+                "errors": [],
+                "data": data,
+                "action": action,
+                "response_status": response_status,
+                "request_id": request_id,
+                **extra,
+            }
+        )
+
+    def _reply_with(self, request_id: Any, extra: dict[str, Any]) -> None:
+        """Add ``extra`` to the reply of the subscribe ``request_id``, when it is
+        answered from the wire (called from Python, a subscribe returns its
+        ``(data, status)`` only)."""
+        key = request_id_key(request_id)
+        if extra and key in self._held_pushes:
+            self._reply_extras[key] = extra
+
+    async def resume_subscription(
+        self,
+        observer: BaseObserver,
+        groups: list[str],
+        request_id: Any,
+        resume: dict[str, history.Position] | None,
+    ) -> tuple[bool, dict[str, Any]]:
+        """After ``observer.subscribe``: replay what a resuming client missed.
+
+        Returns whether everything was recovered, and the keys the subscribe
+        reply gets: ``positions`` (where the subscription starts; not when
+        recovered, where the replayed pushes carry them) and, when ``resume``
+        was given, ``resume`` (``{"recovered", "reason"}``). Replayed pushes
+        go to ``request_id`` only, through the observer's handler (permission
+        checks included), and are held until the reply is sent.
+        """
+        policy = observer.history_policy
+        store = history.store_for(self.channel_layer) if policy is not None else None
+        extra: dict[str, Any] = {}
+        if policy is None or store is None:
+            if resume is not None:
+                extra["resume"] = {"recovered": False, "reason": history.DISABLED}
+            return False, extra
+        positions = positions_of(self)
+        starts = [
+            history.wire_position(group, [positions[group].epoch, positions[group].offset])
+            for group in groups
+            if group in positions
+        ]
+        if resume is None:
+            extra["positions"] = starts
+            return False, extra
+        replays: list[history.Replay] = []
+        reason: str | None = None
+        for group in groups:
+            since = resume.get(history.group_tag(group))
+            if since is None:
+                reason = history.UNKNOWN
+                break
+            replay = await store.read(group, since, policy)
+            if not replay.recovered:
+                reason = replay.reason
+                break
+            replays.append(replay)
+        if reason is not None:
+            extra["resume"] = {"recovered": False, "reason": reason}
+            extra["positions"] = starts
+            return False, extra
+        for replay in replays:
+            for message in replay.messages:
+                await observer.deliver(self, message, [request_id], replayed=True)
+        extra["resume"] = {"recovered": True, "reason": None}
+        return True, extra
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         name = self.observer_message_types.get(message.get("type", ""))
@@ -271,6 +388,21 @@ class ObserverConsumerMixin(_Base):
         return await delivery.serialized(event, self.get_observer_serializer_key(action), serialize)
 
 
+def _in_position_order(pushes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Held pushes, each position once, positions ascending per group (a stable
+    sort: pushes without a position keep their place relative to each other)."""
+    if not pushes or any(push["position"] is None for push in pushes):
+        return pushes
+    seen: set[tuple[Any, Any, Any]] = set()
+    ordered = []
+    for push in sorted(pushes, key=lambda p: (p["position"]["group"], p["position"]["offset"])):
+        key = (push["position"]["group"], push["position"]["epoch"], push["position"]["offset"])
+        if key not in seen:
+            seen.add(key)
+            ordered.append(push)
+    return ordered
+
+
 def _pk_groups_for_signal(observer: ModelObserver, instance: Model, **kwargs: Any) -> Any:
     yield f"pk:{instance.pk}"
 
@@ -293,6 +425,8 @@ async def _instance_change(
     action: str | None = None,
     subscribing_request_ids: Any = (),
     event: dict[str, Any] | None = None,
+    group: str | None = None,
+    position: Any = None,
     **kwargs: Any,
 ) -> None:
     if not subscribing_request_ids or not event:
@@ -316,8 +450,11 @@ async def _instance_change(
     else:
         data = await self.observed_data(event, "retrieve")
         response_status = status.HTTP_200_OK
+    where = history.wire_position(group, position)
     for request_id in subscribing_request_ids:
-        await self.push(action=action, data=data, status=response_status, request_id=request_id)
+        await self.push(
+            action=action, data=data, status=response_status, request_id=request_id, position=where
+        )
 
 
 class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
@@ -372,7 +509,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
 
     @action(method="GET")
     async def subscribe_instance(
-        self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
+        self, request_id: Any = None, snapshot: Any = False, resume: Any = None, **kwargs: Any
     ) -> tuple[Any, int]:
         """Subscribe to the object the lookup key names: 201; 404 if there is none.
 
@@ -380,14 +517,18 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         change can fall between the snapshot and the first push, and pushes
         arriving meanwhile are sent after the reply. Returns ``(None, 201)``
         (the object's data with ``snapshot``), so another action may call it.
+        ``resume`` (positions from earlier pushes) replays what was missed from
+        the observer's history, or answers with a snapshot when that is not
+        possible (docs/PROTOCOL.md section 9).
         """
-        return await self._subscribe_instance(request_id, snapshot, **kwargs)
+        return await self._subscribe_instance(request_id, snapshot, resume, **kwargs)
 
     async def _subscribe_instance(
-        self, request_id: Any, snapshot: Any, **kwargs: Any
+        self, request_id: Any, snapshot: Any, resume: Any, **kwargs: Any
     ) -> tuple[Any, int]:
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
+        tokens = history.parse_resume(resume)
         observer = self.bound_observer("handle_instance_change")
         instance, scope = await database_sync_to_async(self._object_and_scope)(kwargs)
         pk = instance.pk
@@ -396,7 +537,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         previous = scopes.get(pk)
         scopes[pk] = scope
         try:
-            await observer.subscribe(self, pk=pk, request_id=request_id)
+            groups = await observer.subscribe(self, pk=pk, request_id=request_id)
         except BaseException:
             if previous is None:  # refused (429, 503): nothing may be left behind
                 scopes.pop(pk, None)
@@ -411,9 +552,12 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             for stale in [k for k, v in lookups.items() if v == pk]:
                 del lookups[stale]
             lookups[canonical(kwargs.get(self.lookup_url_kwarg or self.lookup_field))] = pk
-        if not snapshot:
-            return None, status.HTTP_201_CREATED
         try:
+            recovered, extra = await self.resume_subscription(observer, groups, request_id, tokens)
+            self._reply_with(request_id, extra)
+            # A resume that cannot recover answers with a snapshot, asked or not.
+            if recovered or not (snapshot or tokens is not None):
+                return None, status.HTTP_201_CREATED
             data = await database_sync_to_async(self._snapshot)(kwargs)
         except Exception:
             groups = await observer.unsubscribe(self, pk=pk, request_id=request_id)
@@ -481,6 +625,10 @@ async def _list_change(
     message: Any,
     action: str | None = None,
     event: dict[str, Any] | None = None,
+    subscribing_request_ids: Any = None,
+    group: str | None = None,
+    position: Any = None,
+    replayed: bool = False,
     **kwargs: Any,
 ) -> None:
     subscriptions = self._list_subscriptions()
@@ -488,6 +636,9 @@ async def _list_change(
         return
     pk = pk_from_event(event)
     current = list(subscriptions.values())
+    if replayed:
+        keys = {request_id_key(request_id) for request_id in subscribing_request_ids or ()}
+        current = [sub for sub in current if request_id_key(sub.request_id) in keys]
     if action == "delete":
         answers: list[bool | None] = [False] * len(current)
     else:
@@ -500,12 +651,18 @@ async def _list_change(
             it = iter(answers)
             answers = [next(it) if s.scope is not None else None for s in current]
     visible: bool | None = None
+    where = history.wire_position(group, position)
     for subscription, inside in zip(current, answers, strict=True):
         if inside is None or subscriptions.get(request_id_key(subscription.request_id)) is not (
             subscription
         ):
             continue  # unknown (logged), or unsubscribed meanwhile
-        was = pk in subscription.members
+        # On a replay (for one resuming subscription) its members were read
+        # after the events being replayed, so "was it in the set" is unknown:
+        # an object in the set now gets an update, one that is not a delete
+        # (harmless if the client never had it), unless it was created after
+        # the client's position.
+        was = pk in subscription.members or replayed
         now = inside
         if now:
             if visible is None:
@@ -516,13 +673,19 @@ async def _list_change(
             subscription.members.add(pk)
             data = await self.observed_data(event, "list")
             push_action, code = ("update", 200) if was else ("create", 201)
-        elif was:
+        elif was and not (replayed and action == "create"):
+            # (An object created after the client's position and not in the
+            # set now is one the client never had: no delete for it.)
             subscription.members.discard(pk)
             data, push_action, code = {"pk": event["pk"]}, "delete", 204
         else:
             continue
         await self.push(
-            action=push_action, data=data, status=code, request_id=subscription.request_id
+            action=push_action,
+            data=data,
+            status=code,
+            request_id=subscription.request_id,
+            position=where,
         )
 
 
@@ -593,26 +756,27 @@ class ObserverModelListMixin(ObserverConsumerMixin):
 
     @action(method="GET")
     async def subscribe_list(
-        self, request_id: Any = None, snapshot: Any = False, **kwargs: Any
+        self, request_id: Any = None, snapshot: Any = False, resume: Any = None, **kwargs: Any
     ) -> tuple[Any, int]:
         """Subscribe to ``list``'s filtered set: 201 (``data``: the list with ``"snapshot": true``).
 
         Subscribing again with the same request_id replaces that subscription.
         Pushes arriving while the set is read are sent after the reply.
         """
-        return await self._subscribe_list(request_id, snapshot, **kwargs)
+        return await self._subscribe_list(request_id, snapshot, resume, **kwargs)
 
     async def _subscribe_list(
-        self, request_id: Any, snapshot: Any, **kwargs: Any
+        self, request_id: Any, snapshot: Any, resume: Any, **kwargs: Any
     ) -> tuple[Any, int]:
         if not isinstance(snapshot, bool):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
+        tokens = history.parse_resume(resume)
         observer = self.bound_observer("handle_list_change")
         key = request_id_key(request_id)
         self._check_list_limit(key)
         # Bad filters fail here, before anything is joined.
         scope = await database_sync_to_async(self._list_scope)(kwargs)
-        await observer.subscribe(self, request_id=request_id)
+        groups = await observer.subscribe(self, request_id=request_id)
         subscriptions = self._list_subscriptions()
         previous = subscriptions.get(key)
         try:
@@ -637,6 +801,18 @@ class ObserverModelListMixin(ObserverConsumerMixin):
             self._count_list_subscriptions()
             raise
         subscription.members = members
+        try:
+            recovered, extra = await self.resume_subscription(observer, groups, request_id, tokens)
+            self._reply_with(request_id, extra)
+            if tokens is not None and not recovered and data is None:
+                # A resume that cannot recover answers with a snapshot, asked or not.
+                members, data = await database_sync_to_async(self._list_state)(kwargs, True)
+                subscription.members = members
+        except Exception:
+            subscriptions.pop(key, None)
+            self._count_list_subscriptions()
+            await observer.unsubscribe(self, request_id=request_id)
+            raise
         return data, status.HTTP_201_CREATED
 
     def _list_scope(self, kwargs: dict[str, Any]) -> membership.Scope:

@@ -45,12 +45,13 @@ class ModelObserver(BaseObserver):
         serializer_class: Any = None,
         many_to_many: bool = False,
         track_moves: bool | None = None,
+        history: Any = None,
     ) -> None:
         if not (isinstance(model_cls, type) and issubclass(model_cls, Model)):
             raise TypeError(
                 f"@model_observer needs a model class, got {model_cls!r} (on {func.__qualname__})."
             )
-        super().__init__(func, partition=partition)
+        super().__init__(func, partition=partition, history=history)
         self.model_cls = model_cls
         self.serializer_class = serializer_class
         self.many_to_many = many_to_many

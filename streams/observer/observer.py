@@ -27,12 +27,13 @@ class Observer(BaseObserver):
         signal: Signal,
         kwargs: dict[str, Any] | None = None,
         partition: str = "*",
+        history: Any = None,
     ) -> None:
         if not isinstance(signal, Signal):
             raise TypeError(
                 f"@observer needs a django.dispatch.Signal, got {signal!r} (on {func.__qualname__})."
             )
-        super().__init__(func, partition=partition)
+        super().__init__(func, partition=partition, history=history)
         self.signal = signal
         self.signal_kwargs = dict(kwargs or {})
         # The receiver is this observer's bound method: weak=False keeps it alive
@@ -54,4 +55,10 @@ class Observer(BaseObserver):
             logger.exception("%r: signal event dropped (a hook raised).", self)
             return
         message = {"type": self.message_type, "body": body}
-        sending.send_from_sync([(group, dict(message, group=group)) for group in groups])
+        policy = self.history_policy
+        if policy is None:
+            sending.send_from_sync([(group, dict(message, group=group)) for group in groups])
+        else:
+            sending.send_from_sync(
+                [(group, dict(message, group=group), policy) for group in groups]
+            )

@@ -290,9 +290,10 @@ def emit_changes(changes: list[MergedChange]) -> None:
     (Redis: members may be in any process) every message is sent.
     """
     live = sending.group_probe()
-    if live is not None and not live.any():
-        return  # nobody subscribed to anything, and nobody else could be
-    messages: list[tuple[str, dict[str, Any]]] = []
+    # Nobody subscribed to anything, and nobody else could be: only observers
+    # keeping a history still send (a client may come back and resume).
+    nobody = live is not None and not live.any()
+    messages: list[sending.Outgoing] = []
     for change in changes:
         model = type(change.last.instance)
         observers = registry.observers_for(model)
@@ -300,8 +301,15 @@ def emit_changes(changes: list[MergedChange]) -> None:
             continue
         envelope = _LazyEnvelope(change.last.instance)
         for observer in observers:
+            policy = observer.history_policy
+            if nobody and policy is None:
+                continue
             try:
-                messages.extend(observer.messages_for(change, envelope, live))
+                built = observer.messages_for(change, envelope, live if policy is None else None)
+                if policy is None:
+                    messages.extend(built)
+                else:
+                    messages.extend((group, message, policy) for group, message in built)
             except Exception:
                 logger.exception(
                     "%r: event for %s pk=%r dropped (a hook raised).",

@@ -26,7 +26,13 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from streams.observer import history
+
 logger = logging.getLogger(__name__)
+
+#: ``(group, message)``, or ``(group, message, policy)`` for an observer that
+#: keeps a history (``policy`` ``None``: it does not).
+Outgoing = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], history.HistoryPolicy | None]
 
 #: Tasks started on a running loop; kept so they are not garbage collected mid-send.
 _pending_tasks: set[asyncio.Task[Any]] = set()
@@ -76,8 +82,39 @@ def group_probe() -> GroupProbe | None:
     return None
 
 
-async def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> int:
-    """Send each ``(group, message)``; returns how many were sent.
+async def assign_positions(layer: Any, messages: Sequence[Outgoing]) -> None:
+    """Append the messages of observers with a history to it, and give each its
+    position (``message["position"] = [epoch, offset]``), before any is sent.
+
+    Positions are assigned here, once per event and group, by the writer:
+    every receiving process sees the same position for the same event. When
+    the history cannot be written the messages go out without a position
+    (their subscribers will not be able to resume past them).
+    """
+    items: list[tuple[str, dict[str, Any], history.HistoryPolicy]] = []
+    for item in messages:
+        policy = item[2] if len(item) == 3 else None
+        if policy is not None:
+            items.append((item[0], item[1], policy))
+    if not items:
+        return
+    store = history.store_for(layer)
+    if store is None:
+        return
+    try:
+        positions = await store.append(items)
+    except Exception:
+        logger.exception(
+            "Observer history could not be written; %d message(s) sent without positions.",
+            len(items),
+        )
+        return
+    for (_, message, _), position in zip(items, positions, strict=True):
+        message["position"] = [position.epoch, position.offset]
+
+
+async def send_to_groups(messages: Sequence[Outgoing]) -> int:
+    """Send each ``(group, message[, history policy])``; returns how many were sent.
 
     Stops at the first failure: when the layer is unreachable the remaining
     sends would fail alike, each after its own timeout.
@@ -91,8 +128,9 @@ async def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> int:
                 len(messages),
             )
         return 0
+    await assign_positions(layer, messages)
     sent = 0
-    for group, message in messages:
+    for group, message, *_ in messages:
         try:
             await layer.group_send(group, message)
         except Exception:
@@ -105,7 +143,7 @@ async def send_to_groups(messages: Sequence[tuple[str, dict[str, Any]]]) -> int:
     return sent
 
 
-def send_from_sync(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+def send_from_sync(messages: Sequence[Outgoing]) -> None:
     """Send ``messages`` from sync code (or schedule them when a loop runs here)."""
     if not messages:
         return

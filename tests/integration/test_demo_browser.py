@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.demo_server import REPO_ROOT, DemoServer, free_port, run_demo_server
-from tests.services import require_executable
+from tests.services import require_executable, require_redis
 
 pytestmark = pytest.mark.browser
 
@@ -147,19 +148,31 @@ def test_browse_three_links_deep_edit_elsewhere_and_see_it_live(
     reader_context.close()
 
 
+@pytest.mark.parametrize("layer", ["memory", "redis"])
 def test_page_catches_up_after_the_server_restarts_without_reloading(
-    browser: Any, tmp_path: Path
+    browser: Any, tmp_path: Path, layer: str
 ) -> None:
     """The socket dies with its server process; while no server runs another
     process writes; the page's client reconnects to the new process by itself,
     renews its subscription and shows the write, on the same page (no reload).
+
+    With the in-memory layer the history died with the process: the renewal
+    is "not recoverable" and the page reloads its view (a query). With Redis
+    the writer's event is in the history there: the new process replays it.
     """
     from playwright.sync_api import expect
 
+    env: dict[str, str] = {}
+    if layer == "redis":
+        require_redis()
+        env = {
+            "REDIS_URL": "redis://127.0.0.1:6379/9",
+            "REDIS_PREFIX": f"browser-{uuid.uuid4().hex}",
+        }
     expect.set_options(timeout=TIMEOUT_MS)
     errors: list[str] = []
     port = free_port()
-    first = run_demo_server(tmp_path / "first", port=port)
+    first = run_demo_server(tmp_path / "first", port=port, extra_env=env)
     server = first.__enter__()
     try:
         page = browser.new_page()
@@ -168,7 +181,14 @@ def test_page_catches_up_after_the_server_restarts_without_reloading(
         page.locator("#list .card h3 a").first.click()
         expect(page.locator("#live")).to_be_visible()
         review_pk = int(page.locator("#object").get_attribute("data-pk"))
-        page.evaluate("window.__sameDocument = true")
+        page.evaluate(
+            """() => {
+              window.__sameDocument = true;
+              window.__renewals = [];
+              window.demo.client.addEventListener("resubscribed",
+                (event) => window.__renewals.push(event.detail.recovered));
+            }"""
+        )
     finally:
         first.__exit__(None, None, None)
     expect(page.locator("#connection")).to_have_text("reconnecting…")
@@ -183,12 +203,31 @@ def test_page_catches_up_after_the_server_restarts_without_reloading(
     )
     assert text not in page.locator("#object").inner_text()
 
-    with run_demo_server(tmp_path / "second", shared_db=server.db_path, port=port):
-        # The client's backoff is at most 10 s; the restart takes a few.
-        expect(page.locator("#connection")).to_have_text("connected", timeout=30_000)
-        expect(page.locator('#object tr[data-field="text"] td')).to_have_text(text)
-        assert page.evaluate("window.__sameDocument") is True  # not reloaded
-        # The subscription was renewed on the new socket, not dropped.
-        assert page.evaluate("window.demo.client.subscriptions.size") == 1
-        expect(page.locator("#live")).to_be_visible()
+    try:
+        with run_demo_server(
+            tmp_path / "second", shared_db=server.db_path, port=port, extra_env=env
+        ):
+            # The client's backoff is at most 10 s; the restart takes a few.
+            expect(page.locator("#connection")).to_have_text("connected", timeout=30_000)
+            expect(page.locator('#object tr[data-field="text"] td')).to_have_text(text)
+            assert page.evaluate("window.__sameDocument") is True  # not reloaded
+            # The subscription was renewed on the new socket, not dropped.
+            assert page.evaluate("window.demo.client.subscriptions.size") == 1
+            expect(page.locator("#live")).to_be_visible()
+            assert page.evaluate("window.__renewals") == [layer == "redis"]
+    finally:
+        if layer == "redis":
+            _delete_redis_keys(9, env["REDIS_PREFIX"])
     assert not errors, errors
+
+
+def _delete_redis_keys(db: int, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

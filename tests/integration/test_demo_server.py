@@ -11,6 +11,7 @@ import json
 import os
 import re
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -265,11 +266,11 @@ async def test_bad_requests_get_error_replies_and_the_socket_lives(
 
 # ------------------------------------------------------ several processes
 @contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(suffix: str = "") -> Iterator[str]:
     """A fresh PostgreSQL database for this test run; its DATABASE_URL."""
     import psycopg
 
-    name = f"demo_test_{os.getpid()}"
+    name = f"demo_test_{os.getpid()}{suffix}"
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -343,3 +344,94 @@ async def _edit_in_one_process_seen_in_the_other(
         assert patched["response_status"] == 200, patched
         event = await watcher.event("reviews", sub["request_id"], wait=10)
         assert (event["action"], event["data"]["text"]) == ("update", text)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_subscriber_resumes_on_another_process_with_exactly_what_it_missed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """PostgreSQL, Redis and two daphne processes. A subscriber on the first
+    process sees one edit and leaves; two more edits are made through the
+    second; the subscriber comes back to the *second* process with the
+    position it had and gets exactly the two it missed, in order, from the
+    history the writing process appended to in Redis."""
+    require_redis()
+    require_postgres()
+    directory = tmp_path_factory.mktemp("demo-resume")
+    prefix = f"demo-resume-{uuid.uuid4().hex}"
+    with postgres_database("resume") as database_url:
+        env = {
+            "REDIS_URL": "redis://127.0.0.1:6379/8",
+            "REDIS_PREFIX": prefix,
+            "DATABASE_URL": database_url,
+        }
+        setup_env = {**demo_env(directory / "unused.sqlite3"), **env}
+        manage(setup_env, "migrate", "--noinput")
+        manage(setup_env, "seed_demo")
+        unused = directory / "unused.sqlite3"
+        try:
+            with (
+                run_demo_server(directory / "a", shared_db=unused, extra_env=env) as first,
+                run_demo_server(directory / "b", shared_db=unused, extra_env=env) as second,
+            ):
+                await _resume_on_the_other_process(first, second)
+        finally:
+            _delete_redis_keys(8, prefix)
+
+
+async def _resume_on_the_other_process(first: DemoServer, second: DemoServer) -> None:
+    cookie = login_cookie(second, "demo", "demo-password")
+    async with DemoSocket.open(second, cookie) as writer:
+        users = await writer.request("users", {"action": "list", "username": "demo"})
+        mine = await writer.request("reviews", {"action": "list", "user": users["data"][0]["id"]})
+        pk = mine["data"][0]["id"]
+
+        async def edit(text: str) -> None:
+            reply = await writer.request(
+                "reviews", {"action": "patch", "pk": pk, "data": {"text": text}}
+            )
+            assert reply["response_status"] == 200, reply
+
+        async with DemoSocket.open(first) as watcher:
+            sub = await watcher.request("reviews", {"action": "subscribe_instance", "pk": pk})
+            assert sub["response_status"] == 201 and len(sub["positions"]) == 1
+            await edit("seen")
+            seen = await watcher.event("reviews", sub["request_id"], wait=10)
+            assert seen["data"]["text"] == "seen"
+        await edit("missed 1")
+        await edit("missed 2")
+
+    position = seen["position"]
+    async with DemoSocket.open(second) as back:
+        reply = await back.request(
+            "reviews",
+            {
+                "action": "subscribe_instance",
+                "pk": pk,
+                "resume": {position["group"]: [position["epoch"], position["offset"]]},
+            },
+        )
+        assert reply["response_status"] == 201
+        assert reply["resume"] == {"recovered": True, "reason": None}
+        assert reply["data"] is None
+        missed = [await back.event("reviews", reply["request_id"], wait=10) for _ in range(2)]
+        assert [event["data"]["text"] for event in missed] == ["missed 1", "missed 2"]
+        assert [event["position"]["offset"] for event in missed] == [
+            position["offset"] + 1,
+            position["offset"] + 2,
+        ]
+        assert {event["position"]["epoch"] for event in missed} == {position["epoch"]}
+
+
+def _delete_redis_keys(db: int, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

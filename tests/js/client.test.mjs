@@ -455,3 +455,31 @@ describe("positions and resume", () => {
     assert.equal("resume" in next.lastSent.payload, false);
   });
 });
+
+describe("starting positions", () => {
+  test("the subscribe reply's positions are where a resume starts, even before any push", async () => {
+    const { client, socket } = connected({ initialDelay: 10 });
+    const pending = client.subscribe("books", { action: "subscribe_instance", pk: 1 });
+    socket.push("books", replyTo(socket.lastSent, { positions: [{ group: "g1", epoch: "e1", offset: 4 }] }));
+    const subscription = await pending;
+    assert.deepEqual(subscription.positions.get("g1"), { epoch: "e1", offset: 4 });
+    socket.drop();
+    mock.timers.tick(10);
+    const next = FakeWebSocket.last;
+    next.accept();
+    assert.deepEqual(next.lastSent.payload.resume, { g1: ["e1", 4] });
+  });
+
+  test("a renewal that did not recover starts from the positions its reply gives", async () => {
+    const { client, socket } = connected({ initialDelay: 10 });
+    const pending = client.subscribe("books", { action: "subscribe_instance", pk: 1 });
+    socket.push("books", replyTo(socket.lastSent, { positions: [{ group: "g1", epoch: "e1", offset: 4 }] }));
+    const subscription = await pending;
+    socket.drop();
+    mock.timers.tick(10);
+    const next = FakeWebSocket.last;
+    next.accept();
+    next.push("books", replyTo(next.lastSent, { resume: { recovered: false, reason: "epoch" }, positions: [{ group: "g1", epoch: "e2", offset: 0 }] }));
+    assert.deepEqual([...subscription.positions], [["g1", { epoch: "e2", offset: 0 }]]);
+  });
+});

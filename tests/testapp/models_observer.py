@@ -61,3 +61,16 @@ class ObsPlainItem(models.Model):
 
     name = models.CharField(max_length=50)
     value = models.IntegerField(default=0)
+
+
+class ObsJournalEntry(models.Model):
+    """Observed with a history (tests/streams/observer/test_history.py): its
+    own model, so other tests' "nothing is sent" checks stay true."""
+
+    title = models.CharField(max_length=50)
+    color = models.CharField(max_length=20, default="red")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    objects = ObservableManager()

@@ -11,6 +11,8 @@ export interface Payload {
   position?: Position;
   /** On the reply to a renewed subscribe that asked to resume. */
   resume?: ResumeResult;
+  /** On subscribe replies of observers with a history: where the subscription starts. */
+  positions?: Position[];
   [key: string]: unknown;
 }
 

@@ -110,13 +110,23 @@ export class Subscription {
   // A push: drop what was already seen (a replay overlapping live pushes),
   // remember the position, hand it on.
   deliver(payload) {
-    const position = payload.position;
-    if (position && typeof position === "object" && typeof position.group === "string") {
-      const known = this.positions.get(position.group);
-      if (known && known.epoch === position.epoch && !(position.offset > known.offset)) return;
-      this.positions.set(position.group, { epoch: position.epoch, offset: position.offset });
-    }
+    if (!this.advance(payload.position)) return;
     if (this.onEvent) this.onEvent(payload, this);
+  }
+
+  // Take `position` ({group, epoch, offset}) if it is news: false for one seen already.
+  advance(position) {
+    if (!position || typeof position !== "object" || typeof position.group !== "string") return true;
+    if (typeof position.offset !== "number") return true;
+    const known = this.positions.get(position.group);
+    if (known && known.epoch === position.epoch && !(position.offset > known.offset)) return false;
+    this.positions.set(position.group, { epoch: position.epoch, offset: position.offset });
+    return true;
+  }
+
+  // A subscribe reply says where the subscription starts in each group.
+  adopt(reply) {
+    if (Array.isArray(reply.positions)) for (const position of reply.positions) this.advance(position);
   }
 
   // The answer to a renewed subscribe: positions survive only a recovered resume.
@@ -124,10 +134,9 @@ export class Subscription {
     this.reply = reply;
     const resume = reply.resume;
     const recovered = Boolean(resume && resume.recovered);
-    if (!recovered) {
-      this.positions.clear();
-      if (this.onResync) this.onResync(reply, this);
-    }
+    if (!recovered) this.positions.clear();
+    this.adopt(reply);
+    if (!recovered && this.onResync) this.onResync(reply, this);
     this.client.dispatchEvent(
       new CustomEvent("resubscribed", { detail: { subscription: this, reply, recovered } }),
     );
@@ -386,6 +395,7 @@ export class GatewayClient extends EventTarget {
         if (!subscription.active) {
           reject(new GatewayError(`unsubscribed before ${stream} answered`, { stream, payload: reply, reason: "unsubscribed" }));
         } else if (isSuccess(reply)) {
+          subscription.adopt(reply);
           resolve(subscription);
         } else {
           this.forget(subscription);
