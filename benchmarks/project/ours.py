@@ -14,6 +14,11 @@ from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
+if os.environ.get("BENCH_QUERY_COUNT"):
+    from benchmarks.project.querycount import install
+
+    install(os.environ["BENCH_QUERY_COUNT"])
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -42,6 +47,8 @@ class BookHypermediaSerializer(HypermediaModelSerializer):
 class BookConsumer(mixins.PatchModelMixin, ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
     queryset = Book.objects.all()
     serializer_class = BookSerializer
+    # benchmarks.reconnect turns the observer history on; the comparisons keep it off.
+    observer_history = os.environ.get("BENCH_HISTORY") == "1" or None
 
 
 class AuthorConsumer(mixins.RetrieveModelMixin, GenericAsyncAPIConsumer):
