@@ -40,8 +40,14 @@ def check_wheel(path: Path) -> None:
         for required in (f"{package}/__init__.py", f"{package}/py.typed"):
             if required not in names:
                 fail(f"{required} is missing from {path.name}")
-    # The browser client ships as static files of gateway (docs/CLIENT.md).
-    for required in ("gateway/static/gateway/client.js", "gateway/static/gateway/client.d.ts"):
+    # The browser client ships as static files of gateway (docs/CLIENT.md), the
+    # browsable gateway as apidocs' template and static files (docs/ASYNCAPI.md).
+    for required in (
+        "gateway/static/gateway/client.js",
+        "gateway/static/gateway/client.d.ts",
+        "apidocs/templates/apidocs/browse.html",
+        "apidocs/static/apidocs/browse.js",
+    ):
         if required not in names:
             fail(f"{required} is missing from {path.name}")
     if not any(name.startswith(f"{dist_info}/") and name.endswith("LICENSE") for name in names):

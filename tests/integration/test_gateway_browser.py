@@ -128,10 +128,14 @@ def test_browse_follow_links_subscribe_and_see_another_users_patch(
     )
     expect(reader.locator('#reply-data tr[data-key="text"]')).to_be_visible()
 
-    # Subscribe to that review.
+    # Subscribe to that review, with a snapshot (a boolean: a select).
     pick(reader, "reviews", "subscribe_instance")
     reader.fill('#action-form [data-field="pk"] input', str(link["payload"]["pk"]))
+    reader.select_option('#action-form [data-field="snapshot"] select', "true")
     send(reader, "201")
+    expect(reader.locator('#reply-data tr[data-key="@id"] a.link')).to_have_attribute(
+        "data-link", json.dumps(link, separators=(",", ":"))
+    )
     expect(reader.locator("#subscriptions li.subscription")).to_have_count(1)
 
     # Anonymous visitors may not write: the gateway's answer is shown as it is.
@@ -198,5 +202,18 @@ def test_a_link_in_the_address_opens_its_action(browser: Any, server: DemoServer
     page.fill('#action-form [data-field="limit"] input', "2")
     send(page, "200")
     expect(page.locator("#reply-data > ol.array > li")).to_have_count(2)
+    # Keys the schema does not list (top_rated takes **kwargs: the filters).
+    page.fill('#action-form [data-field="(more keys)"] textarea', '{"title": "No such book"}')
+    expect(page.locator("#frame-preview")).to_have_text(
+        '{"stream":"books","payload":{"action":"top_rated","limit":2,"title":"No such book"}}'
+    )
+    send(page, "200")
+    expect(page.locator("#reply-data")).to_have_text("[]")
+    # A malformed JSON field is reported in the form, and nothing is sent.
+    page.fill('#action-form [data-field="(more keys)"] textarea', "{not json")
+    sent = page.locator("#log li.out").count()
+    page.locator("#send").click()
+    expect(page.locator("#form-status")).not_to_be_empty()
+    assert page.locator("#log li.out").count() == sent
     assert not errors, errors
     page.context.close()
