@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.relations import RelatedField
 from rest_framework.schemas.openapi import AutoSchema
 
 from hypermedia.fields import (
@@ -130,6 +131,11 @@ class _FieldMapper(AutoSchema):
         drop = "readOnly" if self.direction != "reply" else "writeOnly"
         for name in [name for name, schema in properties.items() if schema.get(drop)]:
             del properties[name]
+        if self.direction == "reply":
+            for field in serializer.fields.values():
+                schema = properties.get(self.get_field_name(field))
+                if schema is not None and _null_on_output(field):
+                    schema["nullable"] = True
         for name, schema in properties.items():
             schema.pop("readOnly", None)
             schema.pop("writeOnly", None)
@@ -149,6 +155,19 @@ class _FieldMapper(AutoSchema):
         else:
             mapped["required"] = required
         return to_json_schema(mapped)
+
+
+def _null_on_output(field: Any) -> bool:
+    """Does DRF write ``null`` for this field when the object has no value?
+
+    DRF's ``Serializer.to_representation`` writes ``None`` for a missing
+    related object without asking the field, whatever ``allow_null`` says: a
+    nested serializer or relation whose ``source`` is an empty foreign key
+    comes out as ``null``.
+    """
+    if isinstance(field, serializers.ListSerializer | serializers.ManyRelatedField):
+        return False
+    return isinstance(field, serializers.Serializer | RelatedField) and field.source != "*"
 
 
 class SerializerSchemas:

@@ -50,23 +50,19 @@ class ShowcaseBookSerializer(serializers.ModelSerializer):
 
     writer = AuthorSerializer(source="author", read_only=True)
     secret = serializers.CharField(write_only=True, required=False)
-    kind = serializers.ChoiceField(choices=["novel", "essay"], required=False, allow_null=True)
 
     class Meta:
         model = StreamsBook
-        fields = [
-            "id",
-            "title",
-            "slug",
-            "uuid",
-            "pages",
-            "published",
-            "author",
-            "writer",
-            "secret",
-            "kind",
-        ]
+        fields = ["id", "title", "slug", "uuid", "pages", "published", "author", "writer", "secret"]
         read_only_fields = ["uuid"]
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        validated_data.pop("secret", None)  # write-only, not a column
+        return super().create(validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        validated_data.pop("secret", None)
+        return super().update(instance, validated_data)
 
 
 class BookConsumer(
@@ -110,7 +106,7 @@ class BookConsumer(
             "reply": {"type": "object", "properties": {"word": {"type": "string"}}},
         }
     )
-    async def shout(self, word: Any = None) -> tuple[dict[str, Any], int]:
+    async def shout(self, word: Any = None, **kwargs: Any) -> tuple[dict[str, Any], int]:
         return {"word": str(word).upper()}, 200
 
 

@@ -92,7 +92,7 @@ def test_custom_actions_are_described_from_their_signature_and_docstring() -> No
 def test_a_signature_without_kwargs_closes_the_payload() -> None:
     class Strict(AsyncAPIConsumer):
         @action()
-        async def add(self, a: int, b: int = 2) -> tuple[int, int]:
+        async def add(self, a: int, b: int = 2, action: str = "add") -> tuple[int, int]:
             return a + b, 200
 
     op = operations({"strict": Strict}, "strict")["add"]
