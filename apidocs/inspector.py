@@ -116,7 +116,17 @@ class StreamContext:
         cached = self.__dict__.get("_instance")
         if cached is None:
             consumer_class = self.consumer_class
-            cached = consumer_class() if consumer_class is not None else None
+            try:
+                # With the route's as_asgi(**initkwargs) when the gateway knows them.
+                cached = self.route.new_instance()
+                if cached is None and consumer_class is not None:
+                    cached = consumer_class()
+            except Exception as exc:
+                raise TypeError(
+                    f"AsyncAPI: cannot create {consumer_class!r} (stream {self.name!r}) to ask "
+                    f"its hooks: {exc}. Mount it as Consumer.as_asgi(**initkwargs), or give it "
+                    "an asyncapi_schema (apidocs.inspector.ConsumerSchema) that does not."
+                ) from exc
             if cached is not None:
                 cached.scope = {
                     "type": "websocket",

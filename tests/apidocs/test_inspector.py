@@ -203,3 +203,15 @@ def test_descriptions_come_from_docstrings() -> None:
     assert describe("plain").startswith("An ASGI application")
     # A class without its own docstring does not inherit its base's.
     assert describe("live-authors") == ""
+
+
+def test_a_consumer_that_cannot_be_created_is_an_error_naming_the_fix() -> None:
+    class NeedsArgs(RetrieveModelMixin, GenericAsyncAPIConsumer):
+        queryset = StreamsBook.objects.all()
+        serializer_class = ShowcaseBookSerializer
+
+        def __init__(self, token: str) -> None:
+            super().__init__()
+
+    with pytest.raises(TypeError, match=r"cannot create .*NeedsArgs.* give it an asyncapi_schema"):
+        operations({"needs": NeedsArgs}, "needs")
