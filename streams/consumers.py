@@ -373,11 +373,23 @@ class AsyncAPIConsumer(
 
     # ---------------------------------------------------------- background work
     def start_detached(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``coroutine`` as a task that is cancelled when the socket closes."""
+        """Run ``coroutine`` as a task that is cancelled when the socket closes.
+
+        A task that fails is logged with its traceback (as DCRF did), since a
+        ``@detached`` method's caller has usually stopped waiting for it.
+        """
         task = asyncio.ensure_future(coroutine)
         self._detached_tasks.add(task)
-        task.add_done_callback(self._detached_tasks.discard)
+        task.add_done_callback(self._detached_done)
         return task
+
+    def _detached_done(self, task: asyncio.Task[Any]) -> None:
+        self._detached_tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error("%s: a detached task failed", type(self).__qualname__, exc_info=exc)
 
     async def cancel_detached_tasks(self) -> None:
         # Iterate over a copy: finishing tasks remove themselves from the set.

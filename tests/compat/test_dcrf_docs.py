@@ -200,6 +200,31 @@ async def test_detached_tasks_are_cancelled_on_disconnect():
     assert app.forever.cancelled()
 
 
+class FailsInBackground(AsyncAPIConsumer):
+    @action()
+    async def start(self, **kwargs):
+        self.task = await self.explode()
+        return None, 200
+
+    @detached
+    async def explode(self):
+        raise RuntimeError("background failure")
+
+
+async def test_a_failing_detached_task_is_logged(communicator, caplog):
+    import logging
+
+    comm = await communicator(FailsInBackground.as_asgi())
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await request(comm, {"action": "start", "request_id": 1})
+        for _ in range(50):
+            if any("detached task failed" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+    failed = [r for r in caplog.records if "detached task failed" in r.getMessage()]
+    assert failed and "background failure" in str(failed[0].exc_info[1])
+
+
 # ------------------------------------------------------------ get_action_name
 class TypedMessages(AsyncAPIConsumer):
     """The hook's docstring: override it to name actions other than ``action``."""
