@@ -27,7 +27,7 @@ from streams.decorators import action, detached
 from streams.generics import GenericAsyncAPIConsumer
 from streams.mixins import CreateModelMixin
 from streams.observer import model_observer
-from streams.observer.generics import ObserverModelInstanceMixin
+from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
 from tests.conftest import request
 from tests.testapp.models_compat import CompatMessage as Message
 from tests.testapp.models_compat import CompatRoom as Room
@@ -516,3 +516,34 @@ def test_modules_and_names_dcrf_users_import():
     assert callable(ObjPartial) and callable(ensure_async)
     reload_api_settings(setting="CHANNELS_GATEWAY")
     assert api_settings.PAGE_SIZE is None
+
+
+class CallsListSubscribeFromPython(ObserverModelListMixin, GenericAsyncAPIConsumer):
+    queryset = Room.objects.all()
+    serializer_class = RoomSerializer
+
+    @action()
+    async def watch_all(self, request_id, **kwargs):
+        return {"subscribe": list(await self.subscribe_list(request_id=request_id))}, 200
+
+    @action()
+    async def unwatch_all(self, request_id, **kwargs):
+        return {"unsubscribe": list(await self.unsubscribe_list(request_id=request_id))}, 200
+
+
+async def test_list_subscriptions_called_from_python_return_their_tuple(communicator):
+    comm = await communicator(CallsListSubscribeFromPython.as_asgi())
+    got = await request(comm, {"action": "watch_all", "request_id": "w"})
+    assert got == reply("watch_all", {"subscribe": [None, 201]}, 200, "w")
+    await no_frame(comm)
+    room = await database_sync_to_async(Room.objects.create)(name="New")
+    pushed = await comm.receive_json_from(timeout=2)
+    assert (pushed["action"], pushed["request_id"], pushed["data"]["pk"]) == (
+        "create",
+        "w",
+        room.pk,
+    )
+    got = await request(comm, {"action": "unwatch_all", "request_id": "w"})
+    assert got == reply("unwatch_all", {"unsubscribe": [None, 204]}, 200, "w")
+    await database_sync_to_async(Room.objects.create)(name="Unseen")
+    await no_frame(comm)
