@@ -159,6 +159,23 @@ async def test_nested_sync_calls_stay_in_their_action_thread(communicator):
     assert got == reply("outer", [True, True], 200, 1)
 
 
+async def test_nested_calls_do_not_deadlock_a_full_action_pool():
+    # More sockets than action threads (ACTION_THREADS, 8), each holding its
+    # thread while it calls back through the event loop: had the inner call
+    # needed a pool thread of its own, every thread would wait for another.
+    comms = [WebsocketCommunicator(NestedSyncCalls.as_asgi(), "/") for _ in range(12)]
+    for comm in comms:
+        assert (await comm.connect())[0]
+    try:
+        for comm in comms:
+            await comm.send_json_to({"action": "outer", "request_id": 1})
+        replies = await asyncio.gather(*(c.receive_json_from(timeout=10) for c in comms))
+        assert all(r == reply("outer", [True, True], 200, 1) for r in replies)
+    finally:
+        for comm in comms:
+            await comm.disconnect()
+
+
 # ------------------------------------------------------------------- @detached
 class Detached(AsyncAPIConsumer):
     @action()
