@@ -106,6 +106,7 @@ class DjangoViewAsConsumer(AsyncAPIConsumer):
             spec = replace(_VIEW_ACTION_SPEC, method=route.method)
             registry[name] = RegisteredAction(name, "call_view", spec, signature)
         cls.actions = MappingProxyType(registry)
+        cls.available_actions = MappingProxyType({n: e.attribute for n, e in registry.items()})
 
     def get_view_args(self, action: str, **kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
         """Positional and keyword arguments for the view (DCRF's hook): ``parameters``."""

@@ -180,6 +180,14 @@ async def test_default_mapping_follows_http(communicator, socket_action, method)
     assert DEFAULT_MAPPED_ACTIONS[socket_action] == method
 
 
+def test_available_actions_name_the_mapped_actions():
+    app = view_as_consumer(django_echo, {"fetch": "get", "store": "POST"})
+    assert dict(app.consumer_class.available_actions) == {
+        "fetch": "call_view",
+        "store": "call_view",
+    }
+
+
 async def test_custom_mapping(communicator):
     comm = await communicator(view_as_consumer(django_echo, {"fetch": "get", "store": "POST"}))
     assert (await request(comm, {"action": "fetch"}))["data"]["method"] == "GET"
