@@ -16,6 +16,7 @@ from django.test import modify_settings, override_settings
 from django.urls import path
 
 from gateway import Gateway
+from streams.auth import AuthMiddlewareStack as StreamsAuthMiddlewareStack
 
 # Declares observers (ItemConsumer & co.), as a project's consumers module would.
 from tests.streams.observer.support import ItemConsumer
@@ -35,6 +36,10 @@ GUARDED = ProtocolTypeRouter(
 )
 UNGUARDED = ProtocolTypeRouter(
     {"websocket": AuthMiddlewareStack(URLRouter([path("ws/", GATEWAY)]))}
+)
+# The same behind streams.auth's stack (tokens, credential lifetime).
+UNGUARDED_TOKENS = ProtocolTypeRouter(
+    {"websocket": StreamsAuthMiddlewareStack(URLRouter([path("ws/", GATEWAY)]))}
 )
 PARTLY_GUARDED = ProtocolTypeRouter(
     {
@@ -108,8 +113,9 @@ def test_a_guarded_gateway_passes():
         assert ids() == []
 
 
-def test_an_unguarded_gateway_is_a_warning():
-    with override_settings(ASGI_APPLICATION="tests.streams.test_checks.UNGUARDED"):
+@pytest.mark.parametrize("app", ["UNGUARDED", "UNGUARDED_TOKENS"])
+def test_an_unguarded_gateway_is_a_warning(app):
+    with override_settings(ASGI_APPLICATION=f"tests.streams.test_checks.{app}"):
         messages = [m for m in run_checks() if m.id == "streams.W005"]
     assert len(messages) == 1
     assert "gateway.gateway.Gateway" in messages[0].msg
