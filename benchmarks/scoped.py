@@ -8,15 +8,15 @@ each with its own PostgreSQL database and channel-layer prefix:
   writer socket patches a book's title to match one filter; the figure is the
   delay from sending the patch to receiving the matching subscription's push.
   The baseline is a single list subscription.
-- ``fanout``: 1,000 sockets ``subscribe_instance`` one book; each round
-  patches it; the figure is the delay to the last push (and p50). On the
-  ``shelf`` stream (nothing restricts ``get_queryset()``), then ``scoped``
-  with one tenant for all (one shared membership query per event), then
-  ``scoped`` with a tenant per socket (1,000 distinct scopes per event).
+- ``fanout``: 1,000 sockets (each its own ``?tenant=``) ``subscribe_instance``
+  one book on the ``shelf`` stream (nothing restricts ``get_queryset()``) and
+  another on ``scoped`` (1,000 distinct scoped querysets); each round patches
+  each book; the figures are the delay to the last push and the p50.
 
-``--code PATH`` runs the server from another checkout (e.g. the code before
-a change, ``git archive`` of an older commit) with this benchmark's app
-module copied in.
+``--code PATH`` runs the server from another checkout, and ``--before PATH``
+runs a second server from another checkout (e.g. ``git archive`` of the code
+before a change) for the fan-out, interleaved round by round with this one;
+this benchmark's app module is copied into those checkouts.
 """
 
 from __future__ import annotations
@@ -198,77 +198,101 @@ async def lists(url: str, subscriptions: int, sockets: int, rounds: int) -> dict
         await close_many(connections)
 
 
+#: Fan-out cases: (label, stream, book pk). Each socket subscribes to both.
+FANOUT_CASES = (("shelf (no scope)", "shelf", 3), ("scoped (a tenant each)", "scoped", 4))
+
+
 async def fanout(
-    url: str, subscribers: int, rounds: int, stream: str, tenants: int
-) -> dict[str, float]:
-    """``subscribers`` sockets subscribe to book 3 on ``stream`` (``tenants`` distinct
-    ``?tenant=`` values); per round it is patched; delays to every push are timed."""
-    connections = []
-    for start in range(0, subscribers, 100):
-        opened = await asyncio.gather(
-            *(
-                Connection.open(f"{url}?tenant={(i % tenants)}")
-                for i in range(start, min(subscribers, start + 100))
-            )
-        )
-        connections.extend(opened)
-    writer = await Connection.open(url)
+    urls: dict[str, str], subscribers: int, rounds: int
+) -> dict[tuple[str, str], dict[str, float]]:
+    """On each server, ``subscribers`` sockets (``?tenant=i``, so every socket's
+    scoped queryset compiles to its own SQL) subscribe to book 3 on ``shelf``
+    and book 4 on ``scoped``. Each round patches each book on each server in
+    turn (interleaved, so load drift hits every case alike) and times the
+    delay from the patch to every subscriber's push."""
+    sockets: dict[str, list[Connection]] = {}
+    writers: dict[str, Connection] = {}
     try:
-        await subscribe_all(
-            connections,
-            stream,
-            [[{"action": "subscribe_instance", "pk": 3, "request_id": "s"}] for _ in connections],
-        )
+        for label, url in urls.items():
+            opened: list[Connection] = []
+            for start in range(0, subscribers, 100):
+                opened += await asyncio.gather(
+                    *(
+                        Connection.open(f"{url}?tenant={i}")
+                        for i in range(start, min(subscribers, start + 100))
+                    )
+                )
+            sockets[label] = opened
+            writers[label] = await Connection.open(url)
+            for _, stream, pk in FANOUT_CASES:
+                payload = {"action": "subscribe_instance", "pk": pk, "request_id": stream}
+                await subscribe_all(opened, stream, [[payload] for _ in opened])
         await asyncio.sleep(0.5)
-        lasts: list[float] = []
-        p50s: list[float] = []
+        lasts: dict[tuple[str, str], list[float]] = {}
+        p50s: dict[tuple[str, str], list[float]] = {}
+        labels = list(urls)
         for round_index in range(rounds):
-            title = f"fan-{next(_ids)}-{round_index}"
-            got: list[float] = []
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            # Each server goes first in turn: the one that follows meets a busier machine.
+            shift = round_index % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                for case, stream, pk in FANOUT_CASES:
+                    title = f"fan-{next(_ids)}-{round_index}"
+                    got: list[float] = []
+                    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    expected = len(sockets[label])
 
-            def on_event(
-                payload: dict[str, Any],
-                at: float,
-                title: str = title,
-                got: list[float] = got,
-                done: asyncio.Future[None] = done,
-            ) -> None:
-                data = payload.get("data") or {}
-                if payload.get("action") == "update" and data.get("title") == title:
-                    got.append(at)
-                    if len(got) == len(connections) and not done.done():
-                        done.set_result(None)
+                    def on_event(
+                        payload: dict[str, Any],
+                        at: float,
+                        title: str = title,
+                        got: list[float] = got,
+                        done: asyncio.Future[None] = done,
+                        expected: int = expected,
+                    ) -> None:
+                        data = payload.get("data") or {}
+                        if payload.get("action") == "update" and data.get("title") == title:
+                            got.append(at)
+                            if len(got) == expected and not done.done():
+                                done.set_result(None)
 
-            for connection in connections:
-                connection.on_event = on_event
-            sent = time.perf_counter()
-            payload = {"action": "patch", "pk": 3, "data": {"title": title}, "request_id": "w"}
-            await request(writer, stream, payload)
-            await asyncio.wait_for(done, 60)
-            delays = [(at - sent) * 1000 for at in got]
-            lasts.append(max(delays))
-            p50s.append(percentile(delays, 50))
-            await asyncio.sleep(0.3)
-        return {"p50": percentile(p50s, 50), "last": percentile(lasts, 50)}
+                    for connection in sockets[label]:
+                        connection.on_event = on_event
+                    sent = time.perf_counter()
+                    payload = {"action": "patch", "pk": pk, "data": {"title": title}}
+                    await request(writers[label], stream, {**payload, "request_id": "w"})
+                    await asyncio.wait_for(done, 120)
+                    delays = [(at - sent) * 1000 for at in got]
+                    lasts.setdefault((label, case), []).append(max(delays))
+                    p50s.setdefault((label, case), []).append(percentile(delays, 50))
+                    await asyncio.sleep(0.3)
+        return {
+            key: {"p50": percentile(p50s[key], 50), "last": percentile(lasts[key], 50)}
+            for key in lasts
+        }
     finally:
-        await writer.close()
-        await close_many(connections)
+        for writer in writers.values():
+            await writer.close()
+        for opened in sockets.values():
+            await close_many(opened)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scoped", description=__doc__)
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout the server runs")
+    parser.add_argument(
+        "--before", type=Path, help="fan-out: also run this checkout's server, interleaved"
+    )
     parser.add_argument("--only", choices=("lists", "fanout"), action="append")
     parser.add_argument("--subscriptions", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--fanout-rounds", type=int, default=5)
-    parser.add_argument("--skip-scoped", action="store_true", help="fan-out: the shelf stream only")
+    parser.add_argument("--subscribers", type=int, default=1000, help="fan-out sockets")
     args = parser.parse_args(argv)
     only = set(args.only or ("lists", "fanout"))
     code = args.code.resolve()
     log(f"server code: {code}")
-    with server(code) as url:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(server(code))
         if "lists" in only:
             n = args.subscriptions
             for label, subs, sockets in (
@@ -283,17 +307,15 @@ def main(argv: list[str] | None = None) -> None:
                     f"{result['bystander_p50']:7.1f} ms"
                 )
         if "fanout" in only:
-            cases = [("shelf", "shelf", 1)]
-            if not args.skip_scoped:
-                cases += [
-                    ("scoped, one tenant", "scoped", 1),
-                    ("scoped, 1,000 tenants", "scoped", 1000),
-                ]
-            for label, stream, tenants in cases:
-                result = asyncio.run(fanout(url, 1000, args.fanout_rounds, stream, tenants))
+            urls = {"this": url}
+            if args.before is not None:
+                log(f"before code: {args.before.resolve()}")
+                urls = {"before": stack.enter_context(server(args.before.resolve())), **urls}
+            results = asyncio.run(fanout(urls, args.subscribers, args.fanout_rounds))
+            for (label, case), result in results.items():
                 log(
-                    f"fanout | 1,000 subscribers, {label:22} | p50 {result['p50']:8.1f} ms | "
-                    f"time to last {result['last']:8.1f} ms"
+                    f"fanout | {label:6} | {args.subscribers:,} subscribers, {case:24} | "
+                    f"p50 {result['p50']:8.1f} ms | time to last {result['last']:8.1f} ms"
                 )
 
 

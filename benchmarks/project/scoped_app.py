@@ -6,8 +6,9 @@ Streams (all over ``Book``):
   ``subscribe_list`` (filter ``title``), with the default ``get_queryset()``:
   nothing restricts, so membership needs no query.
 - ``scoped``: the same, with ``get_queryset()`` restricted by a value from the
-  query string (``?tenant=N``: books with at least N pages). Equal tenants
-  compile to equal SQL and share answers; distinct tenants do not.
+  query string (``?tenant=N``: books with at least -N pages, so every book;
+  N only makes the SQL differ). Equal tenants compile to equal SQL and share
+  answers; distinct tenants do not.
 
 Caps are lifted: the workloads hold 1,000 subscriptions on one socket.
 """
@@ -55,7 +56,7 @@ class ScopedShelfConsumer(ShelfConsumer):
     def get_queryset(self, **kwargs: Any) -> Any:
         query = parse_qs(self.scope.get("query_string", b"").decode())
         tenant = int(query.get("tenant", ["0"])[0])
-        return Book.objects.filter(pages__gte=tenant)
+        return Book.objects.filter(pages__gte=-tenant)
 
 
 class ScopedGateway(Gateway):

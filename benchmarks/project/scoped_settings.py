@@ -20,6 +20,7 @@ DATABASES = {
         "PORT": 5432,
         "USER": "postgres",
         "NAME": os.environ.get("BENCH_PG_DB", "bench_scoped"),
+        "CONN_MAX_AGE": int(os.environ.get("BENCH_CONN_MAX_AGE", "0")),
     }
 }
 CHANNELS_GATEWAY = {"MAX_SUBSCRIPTIONS": None}

@@ -52,9 +52,11 @@ def model_observer(
     """Decorate an ``async def`` consumer method to receive ``model``'s committed changes.
 
     ``kwargs``: ``partition`` (namespace of the observer's groups),
-    ``track_moves`` (see :class:`ModelObserver`) and ``history`` (``True``, a
+    ``track_moves`` (see :class:`ModelObserver`), ``history`` (``True``, a
     dict of ``max_events``/``max_age``, or a ``HistoryPolicy``: keep a bounded
-    history per group so reconnecting clients can resume; off by default).
+    history per group so reconnecting clients can resume; off by default) and
+    ``scoped``: deliver only objects in the consumer's ``get_queryset()``
+    (:mod:`streams.observer.scoped`).
     """
 
     def decorator(func: Callable[..., Any]) -> ModelObserver:

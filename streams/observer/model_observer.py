@@ -18,16 +18,20 @@ depend on the pk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any
 
 from django.db.models import Model
 
-from streams.observer.base_observer import BaseObserver, Hook
+from streams.observer import scoped
+from streams.observer.base_observer import BaseObserver, Hook, subscriptions_of
 from streams.observer.events import jsonable_pk, model_label, to_jsonable
 from streams.observer.registry import registry
 from streams.observer.transactions import CREATE, DELETE, UPDATE, MergedChange
+
+logger = logging.getLogger(__name__)
 
 
 class Action(Enum):
@@ -46,6 +50,7 @@ class ModelObserver(BaseObserver):
         many_to_many: bool = False,
         track_moves: bool | None = None,
         history: Any = None,
+        scoped: bool = False,
     ) -> None:
         if not (isinstance(model_cls, type) and issubclass(model_cls, Model)):
             raise TypeError(
@@ -56,6 +61,8 @@ class ModelObserver(BaseObserver):
         self.serializer_class = serializer_class
         self.many_to_many = many_to_many
         self._track_moves = track_moves
+        #: Deliver only objects in the consumer's ``get_queryset()`` (streams.observer.scoped).
+        self.scoped = scoped
         registry.register(self)
 
     @property
@@ -81,6 +88,53 @@ class ModelObserver(BaseObserver):
 
     def default_group_suffixes(self, *args: Any, **kwargs: Any) -> tuple[str, ...]:
         return (f"model:{self.model_label}",)
+
+    # ------------------------------------------------ scoped=True handlers
+    async def subscribe(
+        self, consumer: Any, *args: Any, request_id: Any = None, **kwargs: Any
+    ) -> list[str]:
+        if self.scoped:
+            # Compiled before joining: an event may arrive as soon as a group is.
+            await scoped.compile_scope(self, consumer)
+        try:
+            return await super().subscribe(consumer, *args, request_id=request_id, **kwargs)
+        except BaseException:
+            if self.scoped and not subscriptions_of(consumer).get(self.observer_id):
+                scoped.forget(self, consumer)
+            raise
+
+    async def drop(
+        self, consumer: Any, groups: Any, request_id: Any = None, everything: bool = False
+    ) -> None:
+        await super().drop(consumer, groups, request_id=request_id, everything=everything)
+        if self.scoped and not subscriptions_of(consumer).get(self.observer_id):
+            scoped.forget(self, consumer)
+
+    async def deliver(
+        self,
+        consumer: Any,
+        message: dict[str, Any],
+        request_ids: list[Any],
+        replayed: bool = False,
+    ) -> None:
+        """Scoped handlers: filtered here, after ordering, so that a message
+        replayed from the history passes the same check as a live one."""
+        if self.scoped:
+            try:
+                visible = await scoped.visible_message(self, consumer, message)
+            except Exception:
+                logger.exception(
+                    "%r: could not tell whether %s's object is in %s's queryset; "
+                    "event dropped for this consumer.",
+                    self,
+                    message.get("action"),
+                    type(consumer).__qualname__,
+                )
+                return
+            if visible is None:
+                return
+            message = visible
+        await super().deliver(consumer, message, request_ids, replayed=replayed)
 
     def signal_groups(self, instance: Model) -> frozenset[str]:
         return frozenset(self.group_names_for_signal(instance=instance))

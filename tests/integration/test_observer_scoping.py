@@ -4,7 +4,8 @@ channels_redis and PostgreSQL.
 Alice (on server A) and Bob (on server B) see the items whose name starts with
 their own prefix (the consumer's ``get_queryset()``). A third process, which
 only calls ``django.setup()``, hands Alice's item to Bob by renaming it: Alice
-is told it is gone, in both her instance and her list subscription, and hears
+is told it is gone, in her instance and list subscriptions and her scoped
+custom handler, and hears
 nothing of Bob's next change; Bob's list receives it. Then one socket with many
 list subscriptions of distinct filters: one write reaches them all quickly,
 while another socket's requests are answered.
@@ -13,6 +14,7 @@ while another socket's requests are answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 import websockets.asyncio.client
+import websockets.exceptions
 
 from tests.integration.test_observer_redis import REPO_ROOT, Site
 from tests.integration.test_observer_redis import site as _site_fixture
@@ -69,31 +72,38 @@ def servers(site: Site) -> Iterator[tuple[int, int]]:
 
 
 class Client:
-    """One socket: requests by request_id, pushes collected as they come."""
+    """One socket: requests by request_id; frames kept until a test asks for them
+    (pushes of different subscriptions may come in any order)."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.kept: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
         self.reader = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
-        async for text in self.ws:
-            await self.frames.put(json.loads(text)["payload"])
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            async for text in self.ws:
+                self.kept.append(json.loads(text)["payload"])
+                self.arrived.set()
 
     async def request(self, payload: dict[str, Any], stream: str = "scoped") -> dict[str, Any]:
         await self.ws.send(json.dumps({"stream": stream, "payload": payload}))
         return await self.next(payload["request_id"])
 
-    async def next(self, request_id: Any = None) -> dict[str, Any]:
+    async def next(self, request_id: Any) -> dict[str, Any]:
+        """The first frame kept for ``request_id`` (waiting up to 10 s)."""
         async with asyncio.timeout(10):
             while True:
-                payload = await self.frames.get()
-                if request_id is None or payload.get("request_id") == request_id:
-                    return payload
+                for index, payload in enumerate(self.kept):
+                    if payload.get("request_id") == request_id:
+                        return self.kept.pop(index)
+                self.arrived.clear()
+                await self.arrived.wait()
 
     async def nothing(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        assert self.frames.empty(), self.frames.get_nowait()
+        assert not self.kept, self.kept
 
 
 def connect(port: int, who: str) -> Any:
@@ -111,6 +121,8 @@ async def test_an_item_handed_to_bob_leaves_alices_view_across_processes(
         assert reply["response_status"] == 201, reply
         reply = await alice.request({"action": "subscribe_list", "request_id": "l"})
         assert reply["response_status"] == 201, reply
+        reply = await alice.request({"action": "watch", "request_id": "h"})
+        assert reply["response_status"] == 201, reply
         reply = await bob.request({"action": "subscribe_list", "request_id": "l"})
         assert reply["response_status"] == 201, reply
         # Bob cannot subscribe to Alice's item: outside his queryset, 404.
@@ -120,12 +132,18 @@ async def test_an_item_handed_to_bob_leaves_alices_view_across_processes(
         await asyncio.to_thread(write, site, "rename", pk, "alice:draft")
         assert (await alice.next("i"))["data"] == {"id": pk, "name": "alice:draft"}
         assert (await alice.next("l"))["action"] == "update"
+        assert await alice.next("h") == {
+            "errors": [], "data": {"pk": pk}, "action": "update",
+            "response_status": 200, "request_id": "h",
+        }  # fmt: skip
 
         # Handed to Bob: "gone" for Alice's instance and list, "create" for Bob's list.
         await asyncio.to_thread(write, site, "rename", pk, "bob:doc")
         gone = {"errors": [], "data": {"pk": pk}, "action": "delete", "response_status": 204}
         assert await alice.next("i") == {**gone, "request_id": "i"}
         assert await alice.next("l") == {**gone, "request_id": "l"}
+        # The scoped custom handler: told once, as a delete (status as it replies).
+        assert await alice.next("h") == {**gone, "response_status": 200, "request_id": "h"}
         got = await bob.next("l")
         assert (got["action"], got["data"]) == ("create", {"id": pk, "name": "bob:doc"})
         reply = await alice.request({"action": "retrieve", "pk": pk, "request_id": "r"})

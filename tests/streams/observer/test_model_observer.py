@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from gateway import Gateway
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
+from streams.generics import GenericAsyncAPIConsumer
 from streams.observer import Action, ModelObserver, model_observer
 from tests.streams.observer.support import ItemSerializer, call, db, push
 from tests.testapp.models_observer import ObsClassroom, ObsItem, ObsSchool, ObsUuidItem
@@ -213,3 +214,91 @@ async def test_group_names_are_valid_for_the_layer():
     for group in PlainConsumer.item_activity.group_names_for_signal(instance=ObsItem(pk=1)):
         get_channel_layer().require_valid_group_name(group)
         assert len(group) < 100
+
+
+# ------------------------------------------------------- scoped=True (#11)
+class ScopedHandlerConsumer(GenericAsyncAPIConsumer):
+    """A custom handler behind the consumer's per-user ``get_queryset()``."""
+
+    queryset = ObsItem.objects.all()
+
+    def get_queryset(self, **kwargs: Any) -> Any:
+        return ObsItem.objects.filter(owner_id=self.scope["user"].pk)
+
+    @model_observer(ObsItem, scoped=True)
+    async def mine(self, message, action=None, subscribing_request_ids=(), **kwargs):
+        for request_id in subscribing_request_ids:
+            await self.reply(action=action, data=message, request_id=request_id)
+
+    @action()
+    async def watch(self, request_id: Any = None, **kwargs: Any) -> Any:
+        await self.mine.subscribe(request_id=request_id)
+        return None, 201
+
+    @action()
+    async def unwatch(self, request_id: Any = None, **kwargs: Any) -> Any:
+        await self.mine.unsubscribe(request_id=request_id)
+        return None, 204
+
+
+async def test_a_scoped_handler_hears_only_of_objects_in_its_queryset(clients):
+    from django.contrib.auth.models import User
+
+    alice = await db(User.objects.create_user)("alice")
+    bob = await db(User.objects.create_user)("bob")
+    client = await clients(Gateway.as_asgi(streams={"s": ScopedHandlerConsumer}), user=alice)
+    assert (await call(client, "s", {"action": "watch", "request_id": "w"}))[
+        "response_status"
+    ] == 201
+
+    doc = await db(ObsItem.objects.create)(name="doc", owner=alice)
+    got = await client.receive_from("s", request_id="w")
+    assert (got["action"], got["data"]) == ("create", {"pk": doc.pk})
+    theirs = await db(ObsItem.objects.create)(name="bob's", owner=bob)
+    await client.assert_no_frames(0.1)
+
+    # Handed to Bob: one "delete", then nothing of it, not even its deletion.
+    doc.owner = bob
+    await db(doc.save)()
+    assert await client.receive_from("s", request_id="w") == push(
+        "delete", {"pk": doc.pk}, 200, "w"
+    )
+    doc.name = "secret"
+    await db(doc.save)()
+    await db(doc.delete)()
+    await db(theirs.delete)()
+    await client.assert_no_frames(0.15)
+
+    # A deletion of an object it was told about is delivered as it is.
+    note = await db(ObsItem.objects.create)(name="note", owner=alice)
+    assert (await client.receive_from("s", request_id="w"))["action"] == "create"
+    note_pk = note.pk
+    await db(note.delete)()
+    got = await client.receive_from("s", request_id="w")
+    assert (got["action"], got["data"]) == ("delete", {"pk": note_pk})
+
+    # Unsubscribing forgets what it was told about: after watching again, the
+    # deletion of an object told about before is not delivered.
+    kept = await db(ObsItem.objects.create)(name="kept", owner=alice)
+    assert (await client.receive_from("s", request_id="w"))["action"] == "create"
+    await call(client, "s", {"action": "unwatch", "request_id": "w"})
+    await call(client, "s", {"action": "watch", "request_id": "w"})
+    await db(kept.delete)()
+    await client.assert_no_frames(0.15)
+
+
+class WrongModelScope(ScopedHandlerConsumer):
+    def get_queryset(self, **kwargs: Any) -> Any:
+        return ObsUuidItem.objects.all()
+
+
+async def test_a_scoped_handler_on_a_consumer_of_another_model_is_a_clear_error(clients, caplog):
+    from django.contrib.auth.models import User
+
+    alice = await db(User.objects.create_user)("alice")
+    client = await clients(Gateway.as_asgi(streams={"s": WrongModelScope}), user=alice)
+    with caplog.at_level(logging.ERROR):
+        reply = await call(client, "s", {"action": "watch", "request_id": "w"})
+    assert reply["response_status"] == 500
+    assert "returns testapp.ObsUuidItem objects" in caplog.text
+    assert get_channel_layer().groups == {}
