@@ -88,12 +88,17 @@ def _close_this_threads_connections() -> None:
 async def _close_database_thread_connections() -> None:
     from asgiref.sync import sync_to_async
 
+    from streams.observer.membership import call_in_membership_thread
     from streams.threads import call_in_every_action_thread
 
-    # The shared thread-sensitive thread (database_sync_to_async), then every
-    # thread of the sync-action pool (streams.threads).
+    # The shared thread-sensitive thread (database_sync_to_async), every
+    # thread of the sync-action pool (streams.threads), and the observers'
+    # membership thread (streams.observer.membership), which keeps its connection.
     await sync_to_async(_close_this_threads_connections, thread_sensitive=True)()
     await sync_to_async(call_in_every_action_thread, thread_sensitive=False)(
+        _close_this_threads_connections
+    )
+    await sync_to_async(call_in_membership_thread, thread_sensitive=False)(
         _close_this_threads_connections
     )
 

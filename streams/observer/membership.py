@@ -20,10 +20,13 @@ queries in a row). Instead:
   subscriptions of a socket, and those of the other sockets the event reached
   meanwhile) are answered together, in one thread hop, by one
   ``UNION ALL`` query per :data:`BATCH_SIZE` scopes.
-- The hop runs in the sync-action pool (``streams.threads``), at most
-  :data:`CONCURRENT_BATCHES` at a time per process, so membership work never
-  holds up the event loop nor takes every thread other connections' requests
-  need.
+- The hop runs in a thread of its own (one per process), never on the event
+  loop nor in the threads other connections' requests need. Questions that
+  arrive while a batch runs form the next batch, so a busy process makes
+  fewer, larger batches. The thread keeps its database connection between
+  batches and closes it after :data:`IDLE_SECONDS` without one: a connection
+  per batch (``CONN_MAX_AGE = 0``) cost more than the query, and made a
+  thousand-subscriber fan-out twice as slow.
 - A scope with no condition at all (the whole table, e.g. the default
   ``get_queryset()``) contains every object that was just created or
   updated: it is answered without a query.
@@ -40,10 +43,13 @@ import asyncio
 import datetime
 import decimal
 import logging
+import threading
+import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,14 +59,13 @@ from django.db.models import F, Model, QuerySet
 from django.db.models.sql import Query
 
 from streams.observer.events import model_from_event, pk_from_event
-from streams.threads import run_in_action_thread
 
 logger = logging.getLogger(__name__)
 
 #: Scopes asked about in one SQL statement (SQLite allows 500 compound SELECTs).
 BATCH_SIZE = 100
-#: Membership hops one process runs at once (the rest of the action pool stays free).
-CONCURRENT_BATCHES = 2
+#: Seconds without a batch after which the membership thread closes its connection.
+IDLE_SECONDS = 5.0
 #: Events whose answers are kept per process (answers are per event).
 EVENTS_KEPT = 64
 
@@ -230,6 +235,57 @@ def answer(model: type[Model], pk: Any, scopes: Sequence[Scope]) -> dict[Hashabl
     return answers
 
 
+# ------------------------------------------------------------- the thread
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+_last_batch = 0.0
+
+
+def _membership_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(1, thread_name_prefix="streams-membership")
+    return _executor
+
+
+def _answer_in_thread(model: type[Model], pk: Any, scopes: Sequence[Scope]) -> Any:
+    """:func:`answer` in the membership thread, on the connection it keeps.
+
+    Like Django's ``close_old_connections`` except for the age: a connection
+    that saw an error is checked and closed if unusable; otherwise it is kept.
+    """
+    global _last_batch
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
+    try:
+        return answer(model, pk, scopes)
+    finally:
+        _last_batch = time.monotonic()
+
+
+def _close_if_idle() -> None:
+    if time.monotonic() - _last_batch >= IDLE_SECONDS:
+        _close_connections()
+
+
+def _close_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None:
+            conn.close()
+
+
+def call_in_membership_thread(func: Callable[[], Any], timeout: float = 10) -> Any:
+    """Run ``func()`` in the membership thread and wait (sync code only; e.g. a
+    test suite closing every thread's connections)."""
+    return _membership_executor().submit(func).result(timeout)
+
+
 # ------------------------------------------------------------- the batching
 class _Batch:
     """Scopes asked about for one event in one loop turn, answered by one hop."""
@@ -268,8 +324,19 @@ class _Membership:
         #: event id -> scope key -> answer, or the batch that will give it.
         self.events: OrderedDict[str, dict[Hashable, bool | _Batch | None]] = OrderedDict()
         self.pending: dict[str, _Batch] = {}
-        self.hops = asyncio.Semaphore(CONCURRENT_BATCHES)
+        #: One batch at a time per loop: what arrives meanwhile joins the next.
+        self.hop = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.idle_close: asyncio.TimerHandle | None = None
+
+    def schedule_idle_close(self) -> None:
+        if self.idle_close is not None:
+            self.idle_close.cancel()
+        self.idle_close = self.loop.call_later(IDLE_SECONDS, self.close_idle)
+
+    def close_idle(self) -> None:
+        self.idle_close = None
+        self.loop.run_in_executor(_membership_executor(), _close_if_idle)
 
     def answers_for(self, event_id: str) -> dict[Hashable, bool | _Batch | None]:
         answers = self.events.get(event_id)
@@ -282,32 +349,37 @@ class _Membership:
         return answers
 
     def batch_for(self, event: dict[str, Any]) -> _Batch:
+        """The batch this event's new questions join: open until its hop starts."""
         event_id = event["id"]
         batch = self.pending.get(event_id)
         if batch is None:
             batch = self.pending[event_id] = _Batch()
-            self.loop.call_soon(self.start, event)
+            task = self.loop.create_task(self.run(event, batch))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
         return batch
 
-    def start(self, event: dict[str, Any]) -> None:
-        batch = self.pending.pop(event["id"], None)
-        if batch is None:
-            return
-        task = self.loop.create_task(self.run(event, batch))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def close_batch(self, event_id: str, batch: _Batch) -> None:
+        if self.pending.get(event_id) is batch:
+            del self.pending[event_id]
 
     async def run(self, event: dict[str, Any], batch: _Batch) -> None:
-        answers = self.events.get(event["id"])
+        event_id = event["id"]
+        answers = self.events.get(event_id)
         try:
-            async with self.hops:
-                result = await run_in_action_thread(
-                    answer,
+            async with self.hop:
+                # Questions that came while the previous hop ran are in it too.
+                self.close_batch(event_id, batch)
+                result = await self.loop.run_in_executor(
+                    _membership_executor(),
+                    _answer_in_thread,
                     model_from_event(event),
                     pk_from_event(event),
                     list(batch.scopes.values()),
                 )
+                self.schedule_idle_close()
         except BaseException as exc:
+            self.close_batch(event_id, batch)
             # Forget the batch so that the next caller asks again.
             if answers is not None:
                 for key in batch.scopes:

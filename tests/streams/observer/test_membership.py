@@ -201,3 +201,34 @@ async def test_a_cancelled_caller_does_not_cancel_the_batch(spy):
     assert await second == [True]
     assert first.cancelled()
     assert spy == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_membership_thread_keeps_its_connection_until_idle(monkeypatch):
+    """A connection per batch cost more than the query: it is kept between
+    batches, and closed once no batch came for IDLE_SECONDS. (Django keeps
+    in-memory SQLite connections open on close(), so the close is recorded.)"""
+    import threading
+
+    from django.db import connection
+
+    monkeypatch.setattr(membership, "IDLE_SECONDS", 0.3)
+    closed_in: list[str] = []
+    monkeypatch.setattr(
+        membership, "_close_connections", lambda: closed_in.append(threading.current_thread().name)
+    )
+    item = await db(ObsItem.objects.create)(name="k", color="red")
+    scope = await db(membership.scope_of)(ObsItem.objects.filter(color="red"))
+    membership.clear()
+
+    def is_open() -> bool:
+        return connection.connection is not None
+
+    for _ in range(2):
+        assert await membership.contains(make_envelope(item), [scope]) == [True]
+        assert await asyncio.to_thread(membership.call_in_membership_thread, is_open)
+        await asyncio.sleep(0.1)
+    assert closed_in == []  # batches 0.1 s apart: never idle for 0.3 s
+    await asyncio.sleep(0.6)
+    assert len(closed_in) == 1
+    assert closed_in[0].startswith("streams-membership")
