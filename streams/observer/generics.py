@@ -439,7 +439,8 @@ async def _instance_change(
             if inside is None:
                 return  # unknown (logged): neither pushed nor told it left
             if not inside:
-                await self._instance_gone(event, pk, subscribing_request_ids)
+                where = history.wire_position(group, position)
+                await self._instance_gone(event, pk, subscribing_request_ids, where)
                 return
     obj = await delivery.event_instance(event)
     if not await self.observer_may_see(obj, "retrieve"):
@@ -475,7 +476,9 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             scopes = self.__dict__["_observer_scopes"] = {}
         return scopes
 
-    async def _instance_gone(self, event: dict[str, Any], pk: Any, request_ids: Any) -> None:
+    async def _instance_gone(
+        self, event: dict[str, Any], pk: Any, request_ids: Any, position: Any = None
+    ) -> None:
         """The object left this subscriber's ``get_queryset()``: one ``delete`` push
         per request_id (what a deletion looks like, so it tells nothing more),
         then the subscriptions end; ``retrieve`` now answers 404."""
@@ -485,6 +488,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
                 data={"pk": event["pk"]},
                 status=status.HTTP_204_NO_CONTENT,
                 request_id=request_id,
+                position=position,
             )
         observer = self.bound_observer("handle_instance_change")
         await observer.unsubscribe(self, pk=pk)
