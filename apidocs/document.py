@@ -24,7 +24,7 @@ from typing import Any
 
 from apidocs.inspector import Operation, StreamContext, consumer_schema_for
 from apidocs.schemas import SerializerSchemas, component_ref
-from apidocs.wire import ERROR_REPLY, GATEWAY_ERROR, REQUEST_ID, base_schemas, frame
+from apidocs.wire import ERROR_REPLY, GATEWAY_ERROR, POSITION, REQUEST_ID, base_schemas, frame
 from gateway.routing import Route, RouteTable
 
 __all__ = ["ASYNCAPI_VERSION", "build_document", "route_table"]
@@ -154,7 +154,7 @@ class _Builder:
             "name": f"{op.action} reply",
             "title": f"{name} {op.action}: reply",
             "summary": "The action succeeded." + (" One reply per page." if op.streamed else ""),
-            "payload": frame(stream_const, _reply(op.action, op.reply, statuses)),
+            "payload": frame(stream_const, _reply(op.action, op.reply, statuses, op.reply_extras)),
         }
         operation: dict[str, Any] = {
             "action": "receive",
@@ -190,7 +190,10 @@ class _Builder:
                     "name": f"{op.action} push: {push.action}",
                     "title": f"{name} {op.action}: {push.action} push",
                     "summary": push.description or f"A {push.action} push.",
-                    "payload": frame(stream_const, _reply(push.action, push.data, [push.status])),
+                    "payload": frame(
+                        stream_const,
+                        _reply(push.action, push.data, [push.status], _PUSH_EXTRAS),
+                    ),
                 }
                 push_refs.append({"$ref": f"#/channels/{channel_id}/messages/{push_key}"})
             self.operations[pushes_id] = {
@@ -255,7 +258,16 @@ class _Builder:
         }
 
 
-def _reply(action: str, data: dict[str, Any], statuses: list[int]) -> dict[str, Any]:
+#: Optional keys of every push: its place in the history, when the observer keeps one.
+_PUSH_EXTRAS = {"position": component_ref(POSITION)}
+
+
+def _reply(
+    action: str,
+    data: dict[str, Any],
+    statuses: list[int],
+    extras: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     status: dict[str, Any] = {"type": "integer"}
     if len(statuses) == 1:
         status["const"] = statuses[0]
@@ -270,6 +282,7 @@ def _reply(action: str, data: dict[str, Any], statuses: list[int]) -> dict[str, 
             "action": {"type": "string", "const": action},
             "response_status": status,
             "request_id": component_ref(REQUEST_ID),
+            **(extras or {}),
         },
     }
 

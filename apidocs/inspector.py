@@ -36,7 +36,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Model
 from rest_framework import filters as drf_filters
 
-from apidocs.schemas import SerializerSchemas, model_field_schema
+from apidocs.schemas import SerializerSchemas, component_ref, model_field_schema
+from apidocs.wire import POSITION, RESUME, RESUME_RESULT
 from gateway.routing import Route, RouteTable, StreamScope
 from streams import mixins
 from streams.filters import DRFFilterBackendAdapter, FieldFilterBackend
@@ -85,6 +86,8 @@ class Operation:
     open_parameters: bool = True
     #: Schema of the success reply's ``data``.
     reply: dict[str, Any] = field(default_factory=dict)
+    #: Optional keys of the success reply besides the five (e.g. ``positions``).
+    reply_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: tuple[int, ...] = (200,)
     #: Several replies share the request's ``request_id`` (streamed lists).
     streamed: bool = False
@@ -250,6 +253,7 @@ class ConsumerSchema:
         if name == "subscribe_instance" and issubclass(cls, ObserverModelInstanceMixin):
             self._lookup(context, op)
             op.parameters["snapshot"] = _snapshot_schema("the current object")
+            _resumable(op)
             item = self.serializer_ref(context, "retrieve", "reply")
             op.reply = {"anyOf": [{"type": "null"}, item]}
             op.statuses = (201,)
@@ -266,6 +270,7 @@ class ConsumerSchema:
         if name == "subscribe_list" and issubclass(cls, ObserverModelListMixin):
             op.parameters.update(self.get_filter_parameters(context))
             op.parameters["snapshot"] = _snapshot_schema("the current list")
+            _resumable(op)
             item = self.serializer_ref(context, "list", "reply")
             op.reply = {"anyOf": [{"type": "null"}, {"type": "array", "items": item}]}
             op.statuses = (201,)
@@ -465,6 +470,13 @@ def _snapshot_schema(what: str) -> dict[str, Any]:
         "default": False,
         "description": f"Reply with {what} as data (the subscription starts first).",
     }
+
+
+def _resumable(op: Operation) -> None:
+    """Subscribes take ``resume`` and answer ``positions``/``resume`` (observers with history)."""
+    op.parameters["resume"] = component_ref(RESUME)
+    op.reply_extras["positions"] = {"type": "array", "items": component_ref(POSITION)}
+    op.reply_extras["resume"] = component_ref(RESUME_RESULT)
 
 
 def _pk_only(context: StreamContext) -> dict[str, Any]:

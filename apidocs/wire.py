@@ -15,12 +15,18 @@ __all__ = [
     "ERROR_REPLY",
     "GATEWAY_ERROR",
     "GATEWAY_STATUSES",
+    "POSITION",
     "REQUEST_ID",
+    "RESUME",
+    "RESUME_RESULT",
     "base_schemas",
     "frame",
 ]
 
 REQUEST_ID = "RequestId"
+POSITION = "Position"
+RESUME = "Resume"
+RESUME_RESULT = "ResumeResult"
 ERROR_REPLY = "ErrorReply"
 GATEWAY_ERROR = "GatewayError"
 
@@ -68,6 +74,48 @@ def base_schemas() -> dict[str, dict[str, Any]]:
             ),
             "type": ["string", "integer", "number", "boolean", "null"],
             "maxLength": 1024,
+        },
+        POSITION: {
+            "title": "Position",
+            "description": (
+                "Where a push sits in its subscription group's history (observers that "
+                "keep one; docs/PROTOCOL.md, resuming subscriptions)."
+            ),
+            "type": "object",
+            "required": ["group", "epoch", "offset"],
+            "properties": {
+                "group": {"type": "string"},
+                "epoch": {"type": "string"},
+                "offset": {"type": "integer", "minimum": 0},
+            },
+        },
+        RESUME: {
+            "title": "Resume",
+            "description": (
+                "Renew a subscription after a reconnect: for each group, the epoch and "
+                "offset of the last push received (or of the subscribe reply's positions)."
+            ),
+            "type": "object",
+            "maxProperties": 64,
+            "propertyNames": {"maxLength": 32},
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 2,
+                "items": [
+                    {"type": "string", "maxLength": 64},
+                    {"type": "integer", "minimum": 0},
+                ],
+            },
+        },
+        RESUME_RESULT: {
+            "title": "Resume result",
+            "type": "object",
+            "required": ["recovered", "reason"],
+            "properties": {
+                "recovered": {"type": "boolean"},
+                "reason": {"enum": [None, "expired", "epoch", "unknown", "disabled"]},
+            },
         },
         ERROR_REPLY: {
             "title": "Error reply",

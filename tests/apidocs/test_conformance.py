@@ -186,3 +186,81 @@ async def test_a_frame_the_document_does_not_allow_is_caught(
     ]
     results = conform(node_with_parser, build_document(ShowcaseGateway), cases, tmp_path)
     assert [result["valid"] for result in results] == [False] * len(cases)
+
+
+async def test_resumable_subscription_frames_of_the_protocol_match(
+    node_with_parser: str, tmp_path: Path
+) -> None:
+    # docs/PROTOCOL.md's frames for observers that keep a history: a push with
+    # its position, a subscribe that resumes, the replies to it.
+    position = {"group": "3f1c9a0b5e2d4c77", "epoch": "9b1e0c2f4a6d", "offset": 18}
+    author = {"id": 3, "name": "Ann"}
+    stream = "live-authors"
+    cases = [
+        {
+            "ref": message(stream, "subscribe_instance_push_update"),
+            "frame": {
+                "stream": stream,
+                "payload": {
+                    "errors": [],
+                    "data": author,
+                    "action": "update",
+                    "response_status": 200,
+                    "request_id": "sub-1",
+                    "position": position,
+                },
+            },
+        },
+        {
+            "ref": message(stream, "subscribe_instance_request"),
+            "frame": {
+                "stream": stream,
+                "payload": {
+                    "action": "subscribe_instance",
+                    "pk": 3,
+                    "request_id": "sub-1",
+                    "resume": {"3f1c9a0b5e2d4c77": ["9b1e0c2f4a6d", 18]},
+                },
+            },
+        },
+        {
+            "ref": message(stream, "subscribe_instance_reply"),
+            "frame": {
+                "stream": stream,
+                "payload": {
+                    "errors": [],
+                    "data": None,
+                    "action": "subscribe_instance",
+                    "response_status": 201,
+                    "request_id": "sub-1",
+                    "positions": [position],
+                    "resume": {"recovered": True, "reason": None},
+                },
+            },
+        },
+        {
+            "ref": message(stream, "subscribe_instance_reply"),
+            "frame": {
+                "stream": stream,
+                "payload": {
+                    "errors": [],
+                    "data": author,
+                    "action": "subscribe_instance",
+                    "response_status": 201,
+                    "request_id": "sub-1",
+                    "positions": [position],
+                    "resume": {"recovered": False, "reason": "expired"},
+                },
+            },
+        },
+    ]
+    # ...and what the protocol refuses: a resume that is not [epoch, offset].
+    bad = {
+        "ref": message(stream, "subscribe_instance_request"),
+        "frame": {
+            "stream": stream,
+            "payload": {"action": "subscribe_instance", "pk": 3, "resume": {"g": [1, "x"]}},
+        },
+    }
+    results = conform(node_with_parser, build_document(ShowcaseGateway), [*cases, bad], tmp_path)
+    assert [result["valid"] for result in results] == [True] * len(cases) + [False], results
