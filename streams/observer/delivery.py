@@ -7,7 +7,8 @@ consumer gets there first, while the others await the same result:
 - the instance rebuilt from the event's field values (no query);
 - the serialized data, per *serializer key* (by default the consumer class,
   its serializer class and its gateway route table);
-- list-membership answers, per consumer class, filter and user.
+- whether the object is in each subscriber's scoped queryset, per distinct
+  compiled queryset (:mod:`streams.observer.membership`, batched there).
 
 Per subscriber there remain the permission checks, on the rebuilt instance,
 and the send.

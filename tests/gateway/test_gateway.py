@@ -85,6 +85,26 @@ async def test_streams_start_on_their_first_frame_only(open_socket):
     assert consumers.CREATED["Counted"] == 2
 
 
+async def test_streams_of_one_connection_share_one_dict(open_socket):
+    """``scope["gateway"].shared``: one dict per connection, for per-socket limits."""
+
+    class Sharing(EchoConsumer):
+        def describe_scope(self) -> dict[str, Any]:
+            gateway = self.scope["gateway"]
+            gateway.shared.setdefault("streams seen", []).append(gateway.stream)
+            return {"seen": list(gateway.shared["streams seen"])}
+
+    app = Gateway.as_asgi(streams={"a": Sharing, "b": Sharing})
+    first, second = await open_socket(app), await open_socket(app)
+    for client, stream, seen in (
+        (first, "a", ["a"]),
+        (first, "b", ["a", "b"]),
+        (second, "b", ["b"]),
+    ):
+        await client.send_to(stream, {"action": "scope", "request_id": 1})
+        assert (await client.receive_from(stream))["data"] == {"seen": seen}
+
+
 async def test_connection_scope_reaches_every_stream(open_socket):
     application = URLRouter([path("ws/<room>/", Demoplexer.as_asgi())])
     client = await open_socket(
