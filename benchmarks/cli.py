@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import refenv, servers, workloads
+from benchmarks import pg, refenv, servers, workloads
 from benchmarks.report import markdown_table
 from benchmarks.servers import ROOT, check_python, cpu_plan
 
@@ -49,7 +49,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, help="rounds per figure (median taken; default 3)")
     parser.add_argument("--no-daphne", action="store_true", help="skip the daphne retrieve run")
-    parser.add_argument("--no-redis", action="store_true", help="skip fan-out over channels_redis")
+    parser.add_argument(
+        "--no-redis", action="store_true", help="skip channels_redis (fan-out, many processes)"
+    )
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the PostgreSQL request rows"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where latest.md/json go")
     return parser.parse_args(argv)
 
@@ -78,10 +83,32 @@ def machine() -> dict[str, object]:
     }
 
 
-def seed_database(directory: Path) -> Path:
+def raise_open_files_limit() -> None:
+    """Let this process and its servers hold 10,000+ sockets (the many-process workload)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def seed_database(directory: Path, pg_name: str = "") -> Path:
+    """Seed SQLite in ``directory`` (returned), and PostgreSQL's ``pg_name`` if given."""
     db = directory / "bench.sqlite3"
     env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_STACK="none")
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("BENCH_PG_NAME", None)
+    if pg_name:
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.project.seed", str(db) + ".unused"],
+            cwd=ROOT,
+            env=dict(env, BENCH_PG_NAME=pg_name),
+            check=True,
+            timeout=120,
+        )
     subprocess.run(
         [sys.executable, "-m", "benchmarks.project.seed", str(db)],
         cwd=ROOT,
@@ -155,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     atexit.register(servers.stop_all)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    raise_open_files_limit()
 
     sizes = workloads.Sizes.quick() if args.quick else workloads.Sizes()
     if args.rounds:
@@ -184,9 +212,20 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         log("! " + note)
 
+    pg_name = ""
+    if not args.no_postgres and only & {"retrieve", "list"}:
+        reason = pg.available()
+        if reason is None:
+            pg_name = pg.create_database()
+            atexit.register(pg.drop_database, pg_name)
+        else:
+            notes.append(f"PostgreSQL rows skipped: {reason}")
+    meta["postgres_database"] = pg_name or None
+
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
-        db = seed_database(Path(tmp))
+        db = seed_database(Path(tmp), pg_name)
         bench = workloads.Bench(
+            pg_name=pg_name,
             pythons=pythons,
             db=db,
             sizes=sizes,
@@ -201,14 +240,20 @@ def main(argv: list[str] | None = None) -> int:
                 workloads.run_requests(bench, only, "uvicorn")
                 if bench.daphne and "retrieve" in only:
                     workloads.run_requests(bench, {"retrieve"}, "daphne")
+            if only & {"retrieve", "list"} and bench.pg_name:
+                workloads.run_requests(bench, only, "uvicorn", db="pg")
             if "fanout" in only:
                 workloads.run_fanout(bench)
+            if "cluster" in only:
+                workloads.run_cluster(bench)
             if "memory" in only:
                 workloads.run_memory(bench)
             if "zero_sub" in only:
                 workloads.run_zero_sub(bench)
         finally:
             servers.stop_all()
+            if pg_name:
+                pg.drop_database(pg_name)
 
     meta["seconds"] = time.monotonic() - started
     meta["machine"]["loadavg_end"] = os.getloadavg()  # type: ignore[index]

@@ -326,6 +326,133 @@ async def run_fanout(
         await close_many(connections)
 
 
+async def warm_up(url: str, count: int, stream: str = "books", budget: float = 60.0) -> None:
+    """Open ``count`` sockets at once and retrieve through each, then close them."""
+    connections, _ = await open_many(url, count, concurrency=count)
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    c.request(stream, {"action": "retrieve", "pk": 1, "request_id": f"w{i}"})
+                    for i, c in enumerate(connections)
+                )
+            ),
+            budget,
+        )
+    finally:
+        await close_many(connections)
+
+
+@dataclass
+class ClusterResult:
+    """The many-process fan-out: how far set-up got, then each write's round."""
+
+    asked: int
+    opened: int = 0
+    subscribed: int = 0
+    setup_seconds: float = 0.0
+    failure: str = ""  # why set-up stopped short, if it did
+    rounds: list[FanoutRound] = field(default_factory=list)
+
+
+async def run_cluster_fanout(
+    url: str,
+    *,
+    subscribers: int,
+    rounds: int = 3,
+    pk: int = 1,
+    stream: str = "books",
+    budget: float = 60.0,
+    concurrency: int = 100,
+    reply_timeout: float = 30.0,
+    expect_status: int | None = 201,
+) -> ClusterResult:
+    """Like :func:`run_fanout`, for many processes and many idle sockets, bounded in time.
+
+    ``budget`` seconds bound connecting and subscribing together; whatever
+    opened and subscribed by then is measured (and reported as such), and a
+    server that fails (refused sockets, error replies, timeouts) ends the
+    set-up early instead of the run. Each round then sends one ``patch`` and
+    waits at most ``reply_timeout`` for every subscriber's push.
+    """
+    result = ClusterResult(asked=subscribers)
+    started = time.perf_counter()
+    deadline = started + budget
+    limit = asyncio.Semaphore(concurrency)
+    connections: list[Connection] = []
+    subscribed: list[Connection] = []
+    failures: list[str] = []
+    tag = next(_ids)
+
+    async def one(index: int) -> None:
+        async with limit:
+            if failures or time.perf_counter() > deadline:
+                return
+            try:
+                remaining = max(1.0, deadline - time.perf_counter())
+                connection = await Connection.open(url, open_timeout=min(30.0, remaining))
+            except Exception as exc:
+                failures.append(f"connect: {type(exc).__name__}: {exc}")
+                return
+            connections.append(connection)
+            payload = {"action": "subscribe_instance", "pk": pk, "request_id": f"c-{tag}-{index}"}
+            try:
+                reply, _ = await connection.request(
+                    stream, payload, reply_timeout=max(1.0, deadline - time.perf_counter())
+                )
+            except Exception as exc:
+                failures.append(f"subscribe: {type(exc).__name__}: {exc}")
+                return
+            if expect_status is not None and reply.get("response_status") != expect_status:
+                failures.append(f"subscribe answered {str(reply)[:200]}")
+                return
+            subscribed.append(connection)
+
+    writer: Connection | None = None
+    try:
+        await asyncio.gather(*(one(i) for i in range(subscribers)))
+        result.setup_seconds = time.perf_counter() - started
+        result.opened, result.subscribed = len(connections), len(subscribed)
+        if failures:
+            result.failure = f"{len(failures)} failures, first: {failures[0]}"
+        elif len(subscribed) < subscribers:
+            result.failure = f"only {len(subscribed)} subscribed within the {budget:.0f} s budget"
+        if not subscribed:
+            return result
+        await asyncio.sleep(0.5)  # let group_add land everywhere before the first write
+        writer = await Connection.open(url)
+        for round_index in range(rounds):
+            current = _UpdateWatch(f"cluster-{tag}-{round_index}", len(subscribed))
+            for connection in subscribed:
+                connection.on_event = current.handler()
+            patch = {
+                "action": "patch",
+                "pk": pk,
+                "data": {"title": current.title},
+                "request_id": f"cw-{tag}-{round_index}",
+            }
+            current.sent_at = time.perf_counter()
+            try:
+                reply, _ = await writer.request(stream, patch, reply_timeout=reply_timeout)
+            except Exception as exc:
+                result.failure = result.failure or f"patch: {type(exc).__name__}: {exc}"
+                break
+            if expect_status is not None and reply.get("response_status") != 200:
+                result.failure = result.failure or f"patch answered {str(reply)[:200]}"
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(current.all_in, reply_timeout)
+            result.rounds.append(FanoutRound(len(subscribed), len(current.delays), current.delays))
+            if result.failure or len(current.delays) < len(subscribed):
+                break  # one incomplete round tells enough; do not spend 30 s more
+            await asyncio.sleep(0.2)
+        return result
+    finally:
+        if writer is not None:
+            await writer.close()
+        await close_many(connections, concurrency=500)
+
+
 @dataclass
 class MemoryRound:
     connections: int  # how many opened (fewer than asked when the time budget ran out)

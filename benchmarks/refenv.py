@@ -37,6 +37,9 @@ SHARED_PACKAGES = [
     "redis",
     "msgpack",
     "psutil",
+    # PostgreSQL rows: the same driver on both stacks.
+    "psycopg",
+    "psycopg-binary",
 ]
 
 REF_VENV = Path(__file__).resolve().parent / ".ref-venv"

@@ -82,6 +82,9 @@ class Server:
     redis_prefix: str = ""
     cpus: set[int] | None = None
     startup_timeout: float = 60.0
+    workers: int = 1  # uvicorn --workers (the many-process workload)
+    pg_name: str = ""  # PostgreSQL database of the run; SQLite when empty
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-srv-")))
@@ -120,6 +123,7 @@ class Server:
                 # uvicorn's default websocket implementation (websockets-sansio).
                 "--ws",
                 "auto",
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
             ]
         if self.server == "daphne":
             return [*python, "-m", "daphne", "-b", HOST, "-p", str(self.port), "-v", "0", app]
@@ -135,10 +139,13 @@ class Server:
         env["BENCH_LAYER"] = self.layer
         env["BENCH_STREAMS"] = str(self.streams)
         env["BENCH_REDIS_PREFIX"] = self.redis_prefix or f"bench-{os.getpid()}-{id(self)}"
-        if self.db_template is not None:
+        if self.pg_name:
+            env["BENCH_PG_NAME"] = self.pg_name
+        elif self.db_template is not None:
             db = self.workdir / "db.sqlite3"
             shutil.copyfile(self.db_template, db)
             env["BENCH_DB"] = str(db)
+        env.update(self.extra_env)
         return env
 
     def start(self) -> Server:
@@ -190,10 +197,15 @@ class Server:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=5)
+                process.wait(timeout=10 if self.workers > 1 else 5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        if process is not None and self.workers > 1:
+            # uvicorn's worker processes share the server's session (its own,
+            # see start()): make sure none outlives the supervisor.
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
         log = getattr(self, "_log", None)
         if log is not None:
             log.close()

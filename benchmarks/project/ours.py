@@ -23,12 +23,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
-from rest_framework.serializers import ListSerializer  # noqa: E402
+from rest_framework.serializers import ListSerializer, PrimaryKeyRelatedField  # noqa: E402
 
 from benchmarks.project.layout import stream_layout  # noqa: E402
 from benchmarks.project.models import Author, Book  # noqa: E402
 from benchmarks.project.serializers import AuthorSerializer, BookSerializer  # noqa: E402
 from gateway import Gateway  # noqa: E402
+from gateway.compat import AsyncJsonWebsocketDemultiplexer  # noqa: E402
 from hypermedia.serializers import HypermediaModelSerializer  # noqa: E402
 from streams import mixins  # noqa: E402
 from streams.generics import GenericAsyncAPIConsumer  # noqa: E402
@@ -36,16 +37,19 @@ from streams.observer.generics import ObserverModelInstanceMixin  # noqa: E402
 
 
 class BookHypermediaSerializer(HypermediaModelSerializer):
+    # Tags as pks, as in BookSerializer: no tags stream is mounted to link to.
+    tags = PrimaryKeyRelatedField(many=True, read_only=True)
+
     class Meta:
         model = Book
-        fields = ["@id", "title", "author", "pages", "published", "summary"]
+        fields = ["@id", "title", "author", "tags", "pages", "published", "summary"]
         # A list of full objects (with links inside), not a list of links: the
         # same 100 objects the reference returns, so the two lists compare.
         list_serializer_class = ListSerializer
 
 
 class BookConsumer(mixins.PatchModelMixin, ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
-    queryset = Book.objects.all()
+    queryset = Book.objects.prefetch_related("tags")
     serializer_class = BookSerializer
     # benchmarks.reconnect turns the observer history on; the comparisons keep it off.
     observer_history = os.environ.get("BENCH_HISTORY") == "1" or None
@@ -57,7 +61,7 @@ class AuthorConsumer(mixins.RetrieveModelMixin, GenericAsyncAPIConsumer):
 
 
 class LibraryConsumer(mixins.ListModelMixin, GenericAsyncAPIConsumer):
-    queryset = Book.objects.order_by("id")
+    queryset = Book.objects.order_by("id").prefetch_related("tags")
     serializer_class = BookHypermediaSerializer
 
 
@@ -71,10 +75,21 @@ class BenchGateway(Gateway):
     max_frames_per_second = None
 
 
+class BenchDemultiplexer(AsyncJsonWebsocketDemultiplexer):
+    """The compat demultiplexer a migrated channelsmultiplexer app uses: every
+    stream starts on connect (``BENCH_MUX=compat``)."""
+
+    applications = {
+        name: CONSUMERS[kind].as_asgi() for name, kind in stream_layout(settings.STREAM_COUNT)
+    }
+
+
+_mux = BenchDemultiplexer if os.environ.get("BENCH_MUX") == "compat" else BenchGateway
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter([path("ws/", BenchGateway.as_asgi())])),
+        "websocket": AuthMiddlewareStack(URLRouter([path("ws/", _mux.as_asgi())])),
     }
 )
 

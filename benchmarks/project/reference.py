@@ -31,7 +31,7 @@ from benchmarks.project.serializers import AuthorSerializer, BookSerializer  # n
 
 
 class BookConsumer(mixins.PatchModelMixin, ObserverModelInstanceMixin, GenericAsyncAPIConsumer):
-    queryset = Book.objects.all()
+    queryset = Book.objects.prefetch_related("tags")
     serializer_class = BookSerializer
 
 
@@ -41,7 +41,7 @@ class AuthorConsumer(mixins.RetrieveModelMixin, GenericAsyncAPIConsumer):
 
 
 class LibraryConsumer(mixins.ListModelMixin, GenericAsyncAPIConsumer):
-    queryset = Book.objects.order_by("id")
+    queryset = Book.objects.order_by("id").prefetch_related("tags")
     serializer_class = BookSerializer
 
 

@@ -14,4 +14,4 @@ class AuthorSerializer(serializers.ModelSerializer):
 class BookSerializer(serializers.ModelSerializer):
     class Meta:
         model = Book
-        fields = ["id", "title", "author", "pages", "published", "summary"]
+        fields = ["id", "title", "author", "tags", "pages", "published", "summary"]

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import loadgen, workloads
+from benchmarks import loadgen, pg, workloads
 from benchmarks.cli import seed_database
 from benchmarks.report import Figure
 from benchmarks.servers import check_python
-from tests.services import require_redis
+from tests.services import require_postgres, require_redis
 
 pytestmark = pytest.mark.slow
 
@@ -84,10 +84,28 @@ def test_limit_request_workloads(bench: workloads.Bench) -> None:
 
 def test_request_workloads(bench: workloads.Bench) -> None:
     require_ours()
+    bench.loop_threads = 2
     workloads.run_requests(bench, {"retrieve", "list"})
     assert bench.notes == []
     for prefix in ("retrieve.1x1.uvicorn", "retrieve.2x4.uvicorn", "list.1x2.uvicorn"):
-        assert_positive(bench.figures, prefix, ("ours", "limit"))
+        assert_positive(bench.figures, prefix, ("ours", "limit", "loop1", "loopN"))
+
+
+def test_request_workloads_on_postgres(bench: workloads.Bench, tmp_path: Path) -> None:
+    """The PostgreSQL rows: a database of the run's own, seeded, served, dropped."""
+    require_ours()
+    require_postgres()
+    name = pg.create_database()
+    try:
+        seed_database(tmp_path, name)
+        bench.pg_name = name
+        bench.loop_threads = 2
+        bench.sizes.retrieve_configs = ((1, 2),)
+        workloads.run_requests(bench, {"retrieve"}, db="pg")
+    finally:
+        pg.drop_database(name)
+    assert bench.notes == []
+    assert_positive(bench.figures, "retrieve.1x2.uvicorn.pg.", ("ours", "limit", "loop1", "loopN"))
 
 
 def test_fanout_memory_layer(bench: workloads.Bench) -> None:
@@ -110,10 +128,23 @@ def test_fanout_redis_layer(bench: workloads.Bench) -> None:
     assert rounds[0].max_ms > 0
 
 
+def test_many_processes(bench: workloads.Bench) -> None:
+    """uvicorn --workers on Redis; every subscriber gets the write (tiny: 2 workers, 10)."""
+    require_ours()
+    require_redis()
+    bench.redis = True
+    workloads.run_cluster(bench)
+    assert bench.notes == []
+    assert_positive(bench.figures, "cluster.2.10.", ("ours",))
+
+
 def test_memory(bench: workloads.Bench) -> None:
     require_ours()
+    bench.sizes.memory_streams = (2, 10)
     workloads.run_memory(bench)
     assert bench.notes == []
+    compat = values(bench.figures, "memory.10.compat.per_conn", "ours")
+    assert len(compat) == 1 and compat[0] > 0
     for stack in ("ours", "limit"):
         rate = values(bench.figures, "memory.2.rate", stack)
         assert len(rate) == 1 and rate[0] > 0
