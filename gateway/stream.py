@@ -24,6 +24,7 @@ from channels.exceptions import StopConsumer
 
 from gateway.asgi import Message, Scope
 from gateway.frames import encode_error, encode_frame, readable_meta, splice_frame
+from gateway.inbox import Inbox
 from gateway.routing import Route
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ class StreamHandle:
         self.route = route
         self.name = route.name
         self.state = StreamState.CONNECTING
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        # An Inbox, not an asyncio.Queue: a stream that never gets a frame
+        # (the compat demultiplexer starts them all) should hold next to nothing.
+        self._queue: Inbox[Any] = Inbox()
         # Frames that arrive before the child accepts wait here, so that a
         # refusal can answer them without the child ever seeing them.
         self._pending: list[_Item] = []

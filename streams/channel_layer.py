@@ -5,6 +5,13 @@ down every socket's streams would die. ``ChannelLayerMixin`` serves
 channel-layer messages in a loop of their own (logging handler errors instead
 of ending the stream), backs off and retries while the layer is unreachable,
 and re-joins the consumer's groups when it is back.
+
+The loop starts lazily: only once the socket is accepted *and* something has
+read ``channel_name`` (joining a group, a subscription, user code handing the
+name out). Nothing can send to a channel whose name nobody has read, and the
+layer keeps what is sent before the loop runs, so no message is missed; a
+stream that never subscribes holds no loop task and, with the in-memory layer,
+no channel queue. Most streams of an idle connection are such streams.
 """
 
 from __future__ import annotations
@@ -21,14 +28,17 @@ logger = logging.getLogger("streams.consumers")
 # Back-off (seconds) while the channel layer is unreachable.
 LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
 
+# States of the layer loop (``_layer_state``).
+_WAITING, _READY, _STARTED, _CLOSED = range(4)
+
 
 class ChannelLayerMixin:
     """Channel-layer receive loop and group re-joining for ``AsyncAPIConsumer``."""
 
     if TYPE_CHECKING:
         channel_layer: Any
-        channel_name: str
         groups: list[str]
+        _layer_loop: asyncio.Task[None] | None
 
         async def dispatch(self, message: dict[str, Any]) -> None: ...
 
@@ -72,6 +82,64 @@ class ChannelLayerMixin:
                 "process, channels_redis for several)."
             )
         return self.channel_layer
+
+    #: Where the layer loop is: waiting for accept, ready (accepted, nobody read
+    #: ``channel_name`` yet), started, closed (disconnecting: never again).
+    _layer_state: int = _WAITING
+    _channel_name_read: bool = False
+
+    # ------------------------------------------------------------- lazy start
+    @property
+    def channel_name(self) -> str:
+        """This consumer's channel; reading it starts the layer loop (see module doc)."""
+        try:
+            name: str = self.__dict__["_channel_name"]
+        except KeyError:
+            raise AttributeError(
+                f"{type(self).__qualname__!r} has no channel_name: no channel layer is "
+                "configured (CHANNEL_LAYERS), or the consumer has not started yet."
+            ) from None
+        self._channel_name_read = True
+        if self._layer_state == _READY:
+            self._start_layer_loop_soon()
+        return name
+
+    @channel_name.setter
+    def channel_name(self, name: str) -> None:
+        self.__dict__["_channel_name"] = name
+
+    def _layer_accepting(self) -> None:
+        """The socket is accepted: start the loop now if the name was read, else on first read."""
+        if self._layer_state != _WAITING or "_channel_name" not in self.__dict__:
+            return
+        self._layer_state = _READY
+        self._layer_event_loop = asyncio.get_running_loop()
+        if self._channel_name_read:
+            self._start_layer_loop()
+
+    def _start_layer_loop_soon(self) -> None:
+        # channel_name may be read in an action thread (async_to_sync(group_add)):
+        # the task must be created on the consumer's own event loop.
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._layer_event_loop:
+            self._start_layer_loop()
+        else:
+            self._layer_event_loop.call_soon_threadsafe(self._start_layer_loop)
+
+    def _start_layer_loop(self) -> None:
+        if self._layer_state != _READY:
+            return
+        self._layer_state = _STARTED
+        self._layer_loop = asyncio.ensure_future(self._serve_layer())
+
+    def _layer_closing(self) -> asyncio.Task[None] | None:
+        """Never start the loop again; return the running one (for the caller to cancel)."""
+        self._layer_state = _CLOSED
+        loop, self._layer_loop = self._layer_loop, None
+        return loop
 
     async def _serve_layer(self) -> None:
         while True:

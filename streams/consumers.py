@@ -118,7 +118,10 @@ class AsyncAPIConsumer(
         # Client frames wait here for the frame worker (see dispatch). Bounded:
         # when it is full, dispatch waits, so the socket (or the gateway's
         # stream queue) holds the backlog and the gateway's limits apply.
-        self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.max_batch_size)
+        # Created with the frame worker, on the first frame: a stream that never
+        # gets one (every stream is started on connect by the compat
+        # demultiplexer) holds no queue.
+        self._frames: asyncio.Queue[dict[str, Any]] | None = None
         self._frame_worker: asyncio.Task[None] | None = None
         self._layer_loop: asyncio.Task[None] | None = None
 
@@ -184,8 +187,8 @@ class AsyncAPIConsumer(
         # The channel-layer loop stops first: a group handler running while the
         # groups are left could join one again or start a task, and a layer
         # coming back from an outage would re-join them all.
-        tasks = [self._frame_worker, self._layer_loop]
-        self._frame_worker = self._layer_loop = None
+        tasks = [self._frame_worker, self._layer_closing()]
+        self._frame_worker = None
         current = asyncio.current_task()
         for task in tasks:
             if task is not None and task is not current:
@@ -217,15 +220,18 @@ class AsyncAPIConsumer(
         ``asyncio.wait`` per message so that it can wait on both sources; at
         thousands of frames a second that is a large part of the event loop's
         work. Here each source has a plain loop of its own. The channel-layer
-        loop starts once the socket is accepted (nothing may be sent before),
+        loop starts once the socket is accepted (nothing may be sent before)
+        and ``channel_name`` has been read (see :mod:`streams.channel_layer`),
         and its handler errors are logged rather than ending the stream.
         """
         self.scope = scope
         self.base_send = send
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
-            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            # Not read back through the property: that would start the layer loop.
+            channel_name = await self.channel_layer.new_channel()
+            self.channel_name = channel_name
+            self.channel_receive = functools.partial(self.channel_layer.receive, channel_name)
         started = False
         try:
             while True:
@@ -233,11 +239,11 @@ class AsyncAPIConsumer(
                 await self.dispatch(message)
                 if not started and self.channel_layer is not None:
                     started = True
-                    self._layer_loop = asyncio.ensure_future(self._serve_layer())
+                    self._layer_accepting()
         except StopConsumer:
             pass
         finally:
-            layer_loop, self._layer_loop = self._layer_loop, None
+            layer_loop = self._layer_closing()
             if layer_loop is not None:
                 layer_loop.cancel()
                 await asyncio.gather(layer_loop, return_exceptions=True)
@@ -251,7 +257,10 @@ class AsyncAPIConsumer(
             # channel-layer events (observer pushes) keep flowing while a slow
             # action runs.
             if self._frame_worker is None or self._frame_worker.done():
+                if self._frames is None:
+                    self._frames = asyncio.Queue(self.max_batch_size)
                 self._frame_worker = asyncio.ensure_future(self._serve_frames())
+            assert self._frames is not None
             await self._frames.put(message)
         else:
             await super().dispatch(message)

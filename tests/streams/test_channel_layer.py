@@ -1,4 +1,5 @@
-"""ChannelLayerMixin: add_group / remove_group (DCRF's methods) and leaving on disconnect."""
+"""ChannelLayerMixin: add_group / remove_group (DCRF's methods), leaving on disconnect, and
+the receive loop started lazily without missing anything sent to the channel."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
@@ -71,3 +73,67 @@ async def test_add_group_without_a_channel_layer_names_the_fix():
     consumer.scope = {}
     with pytest.raises(RuntimeError, match="CHANNEL_LAYERS"):
         await consumer.add_group("g")
+
+
+# ------------------------------------------------------------ lazy layer loop
+class LayerConsumer(AsyncAPIConsumer):
+    @action()
+    async def ping(self, **kwargs: Any) -> tuple[Any, int]:
+        return "pong", 200
+
+    @action()
+    async def my_channel(self, **kwargs: Any) -> tuple[Any, int]:
+        return self.channel_name, 200
+
+    @action()
+    def join_in_thread(self, group: str, **kwargs: Any) -> tuple[Any, int]:
+        # Read in an action thread: the loop must still start on the event loop.
+        async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
+        return group, 200
+
+    async def news_message(self, event: dict[str, Any]) -> None:
+        await self.reply(action="news", data=event["text"])
+
+
+async def test_a_stream_that_never_hands_out_its_channel_holds_no_channel(communicator, layer):
+    comm = await communicator(LayerConsumer.as_asgi())
+    assert (await request(comm, {"action": "ping", "request_id": 1}))["data"] == "pong"
+    # The in-memory layer makes a queue per channel it is asked to receive on.
+    assert layer.channels == {}
+
+
+async def test_a_message_sent_to_the_channel_name_is_handled(communicator, layer):
+    comm = await communicator(LayerConsumer.as_asgi())
+    name = (await request(comm, {"action": "my_channel", "request_id": 1}))["data"]
+    await layer.send(name, {"type": "news.message", "text": "direct"})
+    pushed = await comm.receive_json_from(timeout=2)
+    assert (pushed["action"], pushed["data"]) == ("news", "direct")
+
+
+async def test_joining_a_group_from_an_action_thread_gets_its_messages(communicator, layer):
+    comm = await communicator(LayerConsumer.as_asgi())
+    joined = await request(comm, {"action": "join_in_thread", "group": "g", "request_id": 1})
+    assert joined["response_status"] == 200
+    await layer.group_send("g", {"type": "news.message", "text": "to the group"})
+    pushed = await comm.receive_json_from(timeout=2)
+    assert (pushed["action"], pushed["data"]) == ("news", "to the group")
+
+
+class ClassGroupConsumer(LayerConsumer):
+    groups = ["class-news"]
+
+
+async def test_class_groups_are_joined_and_served_from_connect(communicator, layer):
+    comm = await communicator(ClassGroupConsumer.as_asgi())
+    await layer.group_send("class-news", {"type": "news.message", "text": "hello"})
+    pushed = await comm.receive_json_from(timeout=2)
+    assert pushed["data"] == "hello"
+
+
+async def test_messages_sent_before_the_loop_runs_are_kept(communicator, layer):
+    comm = await communicator(LayerConsumer.as_asgi())
+    name = (await request(comm, {"action": "my_channel", "request_id": 1}))["data"]
+    for n in range(3):
+        await layer.send(name, {"type": "news.message", "text": str(n)})
+    got = [(await comm.receive_json_from(timeout=2))["data"] for _ in range(3)]
+    assert got == ["0", "1", "2"]
