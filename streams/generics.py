@@ -27,6 +27,7 @@ from rest_framework.serializers import BaseSerializer
 
 from streams.consumers import AsyncAPIConsumer
 from streams.errors import NOT_FOUND_MESSAGE, ActionError
+from streams.fastpath import represent
 from streams.filters import get_filter_backend_instances
 from streams.scope_utils import drf_request_from_scope, method_for_action
 from streams.settings import api_settings
@@ -265,7 +266,7 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
             serializer = serializer_class(context=context)
             self._representers[serializer_class] = serializer
         serializer.instance = instance
-        return serializer.to_representation(instance)
+        return represent(serializer, instance)
 
     def get_serializer_class(self, **kwargs: Any) -> type[BaseSerializer[Any]]:
         if self.serializer_class is None:

@@ -38,6 +38,7 @@ from rest_framework import status
 from rest_framework.exceptions import Throttled
 
 from streams.decorators import action
+from streams.fastpath import serializer_data
 from streams.generics import SettingDefault, without
 from streams.pagination import WebsocketLimitOffsetPagination
 from streams.threads import run_in_action_thread
@@ -73,7 +74,7 @@ class ListModelMixin(_Base):
         hook_kwargs = without(kwargs, "queryset")
         queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
         serializer = self.get_serializer(instance=queryset, many=True, action_kwargs=kwargs)
-        return serializer.data, status.HTTP_200_OK
+        return serializer_data(serializer), status.HTTP_200_OK
 
 
 class RetrieveModelMixin(_Base):
@@ -179,9 +180,9 @@ class PaginatedModelListMixin(ListModelMixin):
         page = self.paginate_queryset(queryset, **hook_kwargs)
         if page is None:
             serializer = self.get_serializer(instance=queryset, many=True, action_kwargs=kwargs)
-            return serializer.data, status.HTTP_200_OK
+            return serializer_data(serializer), status.HTTP_200_OK
         serializer = self.get_serializer(instance=page, many=True, action_kwargs=kwargs)
-        return self.get_paginated_response(serializer.data), status.HTTP_200_OK
+        return self.get_paginated_response(serializer_data(serializer)), status.HTTP_200_OK
 
 
 def _request_key(request_id: Any) -> str:
