@@ -48,7 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated subset of ours,ref,limit (default: all)",
     )
     parser.add_argument("--rounds", type=int, help="rounds per figure (median taken; default 3)")
-    parser.add_argument("--no-daphne", action="store_true", help="skip the daphne retrieve run")
+    parser.add_argument(
+        "--daphne", action="store_true", help="also run retrieve 1x64 on daphne (about 30 s)"
+    )
+    parser.add_argument("--no-daphne", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-redis", action="store_true", help="skip channels_redis (fan-out, many processes)"
     )
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes=sizes,
             server_cpus=server_cpus,
             redis=not args.no_redis,
-            daphne=not args.no_daphne and not args.quick,
+            daphne=args.daphne and not args.no_daphne,
             notes=notes,
             log=log,
         )

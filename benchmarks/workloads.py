@@ -32,12 +32,12 @@ ACTION_THREADS = 8
 @dataclass
 class Sizes:
     rounds: int = 3
-    duration: float = 2.0  # seconds per request/response measurement
+    duration: float = 1.5  # seconds per request/response measurement
     max_requests: int = 200_000
     fanout: tuple[int, ...] = (100, 1000)
     memory_connections: int = 1000
     memory_rounds: int = 3
-    memory_streams: tuple[int, ...] = (2, 10)
+    memory_streams: tuple[int, ...] = (10,)
     memory_budget: float = 20.0  # seconds per connect phase
     zero_count: int = 10_000
     retrieve_configs: tuple[tuple[int, int], ...] = ((1, 1), (1, 64), (50, 8))
