@@ -1,9 +1,10 @@
-"""Profile OUR server under a workload: ``python -m benchmarks.profile retrieve|fanout``.
+"""Profile OUR server under a workload: ``python -m benchmarks.profile retrieve|list|fanout``.
 
 Starts ``benchmarks.project.ours`` under uvicorn exactly as the benchmark does,
 attaches ``py-spy`` (``pip install -e .[bench]``; it samples every thread, so
 the database thread that runs sync actions is seen too) while the same load
-generator drives it (retrieve: one socket, 64 in flight; fanout: 1,000
+generator drives it (retrieve: one socket, 64 in flight; list: one socket, 8
+in flight; fanout: 1,000
 subscribers, a few writes), then prints where the samples fell: by package,
 by function inclusive of callees (our packages only), and by function self time.
 The raw collapsed stacks stay in ``benchmarks/results/`` for flame graphs.
@@ -51,6 +52,10 @@ PACKAGES = [
 
 def _retrieve(i: int) -> dict[str, object]:
     return {"action": "retrieve", "pk": i % 100 + 1, "request_id": i}
+
+
+def _list(i: int) -> dict[str, object]:
+    return {"action": "list", "request_id": i}
 
 
 def package_of(path: str) -> str:
@@ -133,7 +138,7 @@ def summarise(raw: Path, top: int = 25) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
-    parser.add_argument("workload", choices=["retrieve", "fanout"])
+    parser.add_argument("workload", choices=["retrieve", "list", "fanout"])
     parser.add_argument("--seconds", type=float, default=8.0, help="retrieve: how long")
     parser.add_argument("--subscribers", type=int, default=1000, help="fanout: how many")
     parser.add_argument("--writes", type=int, default=5, help="fanout: how many writes")
@@ -164,13 +169,18 @@ def main(argv: list[str] | None = None) -> int:
             cpus=server_cpus,
         )
         with server:
-            if args.workload == "retrieve":
+            if args.workload in {"retrieve", "list"}:
+                stream, payload, in_flight = (
+                    ("books", _retrieve, 64)
+                    if args.workload == "retrieve"
+                    else ("library", _list, 8)
+                )
                 # Warm up first so imports and lazy set-up are not in the profile.
-                loadgen.run(loadgen.run_requests(server.url, "books", _retrieve, duration=0.5))
+                loadgen.run(loadgen.run_requests(server.url, stream, payload, duration=0.5))
                 spy = _start_spy(py_spy, server.pid, raw, not args.all_threads)
                 stats = loadgen.run(
                     loadgen.run_requests(
-                        server.url, "books", _retrieve, in_flight=64, duration=args.seconds
+                        server.url, stream, payload, in_flight=in_flight, duration=args.seconds
                     )
                 )
                 print(f"{stats.rps:,.0f} req/s under the profiler, p99 {stats.p99_ms:.1f} ms")
