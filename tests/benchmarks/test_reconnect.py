@@ -31,6 +31,9 @@ def test_resume_and_resync_at_a_tiny_size(tmp_path: Path) -> None:
         assert 0 < result["median_client_s"] <= result["all_recovered_s"]
     assert resume["missed_per_client"] == 2
     # One access check (get_object) per resuming subscription, no snapshot;
-    # resyncing reads the object a second time for the snapshot.
-    assert resume["server_queries"] == 20
-    assert resync["server_queries"] == 40
+    # resyncing reads the object a second time for the snapshot. On the
+    # benchmark's library model a get_object is two queries (the book, its
+    # prefetched tags), and each missed event replayed to the resuming clients
+    # is serialised once in the server (its tags: one query per event).
+    assert resume["server_queries"] == 20 * 2 + 5 * 2
+    assert resync["server_queries"] == 2 * 20 * 2
