@@ -92,7 +92,8 @@ def environment(db: Path, prefix: str, history: bool, query_file: Path | None) -
 
 def start_server(env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
     server_cpus, _ = cpu_plan()
-    log_file = open(workdir / f"server-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
+    logs = Path(os.environ.get("BENCH_LOG_DIR") or workdir)
+    log_file = open(logs / f"server-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,

@@ -30,6 +30,12 @@ def _limit() -> asyncio.Semaphore:
     return limit
 
 
+def slot() -> asyncio.Semaphore:
+    """The same bound for other calls on the layer's pool (the observer
+    history's reads and writes): ``async with layer_ops.slot(): ...``."""
+    return _limit()
+
+
 async def group_add(layer: Any, group: str, channel: str) -> None:
     async with _limit():
         await layer.group_add(group, channel)

@@ -534,6 +534,10 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             raise ActionError({"snapshot": ["Must be a boolean."]}, status=400)
         tokens = history.parse_resume(resume)
         observer = self.bound_observer("handle_instance_change")
+        if tokens is not None and self._looks_up_by_pk(observer):
+            resumed = await self._resume_by_pk(observer, request_id, tokens, kwargs)
+            if resumed is not None:
+                return resumed
         instance, scope = await database_sync_to_async(self._object_and_scope)(kwargs)
         pk = instance.pk
         # Kept before joining: an event may arrive as soon as the group is joined.
@@ -569,6 +573,57 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
                 self._forget_instance(pk)
             raise
         return data, status.HTTP_201_CREATED
+
+    async def _resume_by_pk(
+        self,
+        observer: ModelObserver,
+        request_id: Any,
+        tokens: dict[str, history.Position],
+        kwargs: dict[str, Any],
+    ) -> tuple[Any, int] | None:
+        """A resume the history can serve, without a query; ``None`` (undone) otherwise.
+
+        The object is not read: whether this subscriber may see it is checked
+        on every replayed and live push, as for any push (permissions and
+        ``get_queryset()`` scoping; an object that left the scope ends the
+        subscription with a ``delete``), so a thousand clients coming back
+        at once cost the database nothing. A resume that cannot recover takes
+        the ordinary path: the object is read (404 when it is gone) and
+        answered as a snapshot.
+        """
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if observer.history_policy is None or lookup not in kwargs:
+            return None
+        pk = _canonical_pk(observer.model_cls, kwargs[lookup])
+        scope = await database_sync_to_async(self._subscription_scope)(kwargs)
+        scopes = self._observed_scopes()
+        previous = scopes.get(pk)
+        scopes[pk] = scope
+        try:
+            groups = await observer.subscribe(self, pk=pk, request_id=request_id)
+        except BaseException:
+            if previous is None:
+                scopes.pop(pk, None)
+            else:
+                scopes[pk] = previous
+            raise
+        try:
+            recovered, extra = await self.resume_subscription(observer, groups, request_id, tokens)
+        except Exception:
+            recovered, extra = False, {}
+        if recovered:
+            self._reply_with(request_id, extra)
+            return None, status.HTTP_201_CREATED
+        await observer.unsubscribe(self, pk=pk, request_id=request_id)
+        if all(observer.request_ids(self, group) is None for group in groups):
+            self._forget_instance(pk)
+        elif previous is not None:
+            scopes[pk] = previous
+        return None
+
+    def _subscription_scope(self, kwargs: dict[str, Any]) -> membership.Scope:
+        """The queryset ``get_object`` would look in, compiled (no query)."""
+        return membership.scope_of(self._lookup_queryset(without(kwargs, "queryset")))
 
     def _looks_up_by_pk(self, observer: ModelObserver) -> bool:
         """Does the lookup value name the pk (so it converts back without a query)?"""

@@ -13,7 +13,8 @@ Two stores, chosen by the channel layer:
 
 - ``channels_redis``' ``RedisChannelLayer``: a hash (``epoch``, ``n``) and a
   Redis Stream of entries ``n-0`` per group, on the Redis host the layer uses
-  for that group, through the layer's own connection pool. Any process can
+  for that group, through the layer's own connection pool (under
+  ``layer_ops``' bound, so a wave of resumes cannot exhaust it). Any process can
   append and any process can serve a resume. Both keys expire ``max_age``
   after the group's last write; the stream is capped at ``max_events``.
 - Channels' in-memory layer: a dict in this process (the only process that
@@ -37,6 +38,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
+from streams import layer_ops
 from streams.errors import ActionError
 from streams.settings import api_settings
 
@@ -302,7 +304,8 @@ class RedisHistory:
                         self.layer.serialize(message),
                     ]
                 )
-            result = await self.layer.connection(host).eval(_APPEND, len(keys), *keys, *args)
+            async with layer_ops.slot():
+                result = await self.layer.connection(host).eval(_APPEND, len(keys), *keys, *args)
             for slot, index in enumerate(indexes):
                 positions[index] = Position(_text(result[2 * slot]), int(result[2 * slot + 1]))
         return [position for position in positions if position is not None]
@@ -315,14 +318,15 @@ class RedisHistory:
             for index in indexes:
                 keys.extend(self._keys(groups[index]))
                 args.extend([_new_epoch(), int(policy.max_age * 1000)])
-            result = await self.layer.connection(host).eval(_HEADS, len(keys), *keys, *args)
+            async with layer_ops.slot():
+                result = await self.layer.connection(host).eval(_HEADS, len(keys), *keys, *args)
             for slot, index in enumerate(indexes):
                 heads[index] = Position(_text(result[2 * slot]), int(result[2 * slot + 1]))
         return [head for head in heads if head is not None]
 
     async def read(self, group: str, since: Position, policy: HistoryPolicy) -> Replay:
         meta, log = self._keys(group)
-        async with self._connection(group).pipeline(transaction=True) as pipe:
+        async with layer_ops.slot(), self._connection(group).pipeline(transaction=True) as pipe:
             pipe.hmget(meta, "epoch", "n")
             pipe.xrange(log, f"{since.offset + 1}-0", "+")
             (epoch, n), raw = await pipe.execute()
