@@ -54,6 +54,8 @@ DISABLED = "disabled"  # the observer (or the channel layer) keeps no history
 MAX_RESUME_GROUPS = 64
 MAX_TAG_LENGTH = 32
 MAX_EPOCH_LENGTH = 64
+#: Offsets are Redis stream ids (64-bit); larger ones are no position at all.
+MAX_OFFSET = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def parse_resume(value: Any) -> dict[str, Position] | None:
             or not isinstance(token[0], str)
             or len(token[0]) > MAX_EPOCH_LENGTH
             or type(token[1]) is not int
-            or token[1] < 0
+            or not 0 <= token[1] < MAX_OFFSET
         ):
             raise bad('Each position must be ["<epoch>", <offset >= 0>].')
         tokens[tag] = Position(token[0], token[1])

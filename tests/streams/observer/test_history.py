@@ -675,6 +675,9 @@ async def test_redis_store_trims_to_max_events_and_expires_keys(redis_layer):
     await store.append([("g", {"n": n}, POLICY) for n in range(1, 6)])
     assert (await store.read("g", start, POLICY)).reason == history.EXPIRED
     assert (await store.read("g", Position(start.epoch, 2), POLICY)).recovered
+    # The largest offset a client may send is still a valid stream id.
+    far = history.MAX_OFFSET - 1
+    assert (await store.read("g", Position(start.epoch, far), POLICY)).reason == history.EPOCH
     _meta, log = store._keys("g")
     ttl = await redis_layer.connection(0).pttl(log)
     assert 0 < ttl <= POLICY.max_age * 1000
