@@ -126,16 +126,23 @@ def request_from_scope(
 
 
 def drf_request_from_scope(
-    scope: Mapping[str, Any], action: str | None = None, consumer: Any = None, **kwargs: Any
+    scope: Mapping[str, Any],
+    action: str | None = None,
+    consumer: Any = None,
+    *,
+    method: str | None = None,
+    **kwargs: Any,
 ) -> Request:
     """A DRF ``Request`` for ``action``, authenticated as the scope's user.
 
     No authenticators run: the user was authenticated at the handshake (e.g.
     by ``AuthMiddlewareStack``), so it is set directly. ``consumer`` (whose
     action registry may declare the method) decides the HTTP method with
-    ``action``; see :func:`method_for_action`.
+    ``action``; see :func:`method_for_action`. ``method`` overrides both (e.g.
+    ``HEAD`` for a connect, which is no action).
     """
-    method = method_for_action(action, consumer)
+    if method is None:
+        method = method_for_action(action, consumer)
     http_request = request_from_scope(scope, method=method, **kwargs)
     request = Request(http_request, authenticators=())
     if "user" in scope:

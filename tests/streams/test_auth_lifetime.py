@@ -185,3 +185,36 @@ async def test_the_user_group_is_joined_again_before_the_layer_expires_it(layer,
     assert layer.groups[group], "the socket did not join its group again"
     await sync_to_async(client.logout)()
     await closed_with(comm, "logged_out")
+
+
+async def test_a_plain_consumer_is_ended_and_leaves_its_groups(layer):
+    # No gateway: the middleware wraps any websocket application.
+    from channels.testing import WebsocketCommunicator
+
+    from streams.auth import AuthMiddlewareStack
+    from tests.streams.auth_support import WhoAmI
+
+    class Joined(WhoAmI):
+        async def websocket_connect(self, message):
+            await super().websocket_connect(message)
+            await self.channel_layer.group_add("room", self.channel_name)
+            self.groups = ["room"]
+
+    alice = await sync_to_async(make_user)("alice")
+    client, cookie = await session_cookie(alice)
+    comm = WebsocketCommunicator(AuthMiddlewareStack(Joined.as_asgi()), "/", headers=cookie)
+    assert (await comm.connect())[0]
+    await comm.send_json_to({"action": "whoami", "request_id": 1})
+    assert (await comm.receive_json_from())["data"] == "alice"
+    assert layer.groups.get("room")
+    await sync_to_async(client.logout)()
+    closing = await comm.receive_output(timeout=5)
+    assert closing == {"type": "websocket.close", "code": CLOSE_CODE, "reason": "logged_out"}
+    for _ in range(100):
+        if not layer.groups.get("room") and not any(
+            name.startswith("streams.auth.") and members for name, members in layer.groups.items()
+        ):
+            break
+        await asyncio.sleep(0.02)
+    assert not layer.groups.get("room"), "the consumer did not run its disconnect handling"
+    await comm.wait()

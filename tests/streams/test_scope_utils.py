@@ -136,3 +136,9 @@ async def test_ensure_async_keeps_coroutine_functions_and_wraps_sync_ones():
 
     assert ensure_async(already) is already
     assert await ensure_async(sync)() != threading.get_ident()  # ran in a thread
+
+
+def test_drf_request_method_can_be_given():
+    request = drf_request_from_scope({"type": "websocket"}, "connect", method="HEAD")
+    assert request.method == "HEAD"
+    assert drf_request_from_scope({"type": "websocket"}, "connect").method == "POST"
