@@ -10,11 +10,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
 # Set up Django (apps, models) before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 from library.demoplexer import Demoplexer  # noqa: E402
+
+# Channels' session stack, plus tokens, plus: logging out (or a session that
+# expires, or a password change) closes the user's sockets (docs/AUTH.md).
+from streams.auth import AuthMiddlewareStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -435,3 +435,35 @@ def _delete_redis_keys(db: int, prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+def logout(server: DemoServer, cookie: str) -> None:
+    """Press the page's "log out" button (a POST with the page's CSRF token)."""
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Cookie", cookie)]
+    page = opener.open(f"{server.url}/", timeout=10).read().decode()
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert match, "the page has no logout form"
+    body = urllib.parse.urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/accounts/logout/", data=body, headers={"Referer": f"{server.url}/"}
+    )
+    opener.open(request, timeout=10).read()
+
+
+async def test_logging_out_closes_the_users_sockets(server: DemoServer) -> None:
+    import asyncio
+
+    from websockets.exceptions import ConnectionClosed
+
+    cookie = login_cookie(server, "demo", "demo-password")  # a session of its own
+    async with DemoSocket.open(server, cookie) as ws:
+        assert (await ws.request("books", {"action": "list"}))["response_status"] == 200
+        await asyncio.to_thread(logout, server, cookie)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.connection.recv(), 10)
+        assert closed.value.rcvd is not None
+        # daphne (which serves the demo) does not pass close reasons on; uvicorn
+        # does (tests/integration/test_auth_redis.py): the code is what counts.
+        assert closed.value.rcvd.code == 4401
