@@ -1,12 +1,17 @@
 # Quick start: `make demo` serves the demo, `make test` runs every check.
 # Both create .venv on first use; only Python 3.11+ and make are needed.
+# `make test` runs the suite twice: on the fast stack (SQLite + in-memory
+# channel layer) and on the production stack (PostgreSQL at 127.0.0.1:5432,
+# user postgres, + channels_redis at 127.0.0.1:6379), selected by
+# CG_TEST_STACK=production; `make pytest-production` runs only the latter.
+# Each production run creates its own database and Redis prefix (tests/stacks.py).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: test lint typecheck pytest dist docs matrix demo bench screenshot clean
+.PHONY: test lint typecheck pytest pytest-production dist docs matrix demo bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +55,10 @@ docs: $(VENV)/.stamp-test
 matrix: dist
 	$(BIN)/python .ci/matrix.py
 
-test: lint typecheck pytest dist docs matrix
+pytest-production: $(VENV)/.stamp-test
+	CG_TEST_STACK=production $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest pytest-production dist docs matrix
 
 demo: $(VENV)/.stamp-demo
 	$(BIN)/python demo_project/manage.py migrate --noinput

@@ -19,17 +19,38 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
+
+from tests import stacks
+from tests.layers import InspectableRedisChannelLayer
 
 Connect = Callable[..., Awaitable[WebsocketCommunicator]]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_layer_per_test() -> None:
+    """Production stack: a new channels_redis layer object for each test.
+
+    Each test has its own event loop, and a channels_redis layer object keeps
+    per-loop state (its receive lock, connection pools): a test that ends
+    with a receive still pending would leave the next test a lock "bound to a
+    different event loop". Whether nothing outlives a connection is asserted
+    by the tests about that, not left to break the next test.
+    """
+    if stacks.PRODUCTION:
+        channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
 @pytest.fixture
-async def layer() -> AsyncIterator[InMemoryChannelLayer]:
-    """The in-memory channel layer, empty before and after the test."""
+async def layer() -> AsyncIterator[InMemoryChannelLayer | InspectableRedisChannelLayer]:
+    """The test stack's channel layer, empty before and after the test.
+
+    In-memory on the fast stack; channels_redis on the production one, with
+    the same ``groups`` and ``channels`` views (``tests/layers.py``)."""
     channel_layer = get_channel_layer()
-    assert isinstance(channel_layer, InMemoryChannelLayer)
+    assert isinstance(channel_layer, InMemoryChannelLayer | InspectableRedisChannelLayer)
     await channel_layer.flush()
     yield channel_layer
     await channel_layer.flush()

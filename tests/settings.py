@@ -1,8 +1,11 @@
-"""Django settings for the test suite: SQLite and the in-memory channel layer.
+"""Django settings for the test suite.
 
-Tests that need Redis or PostgreSQL build their own settings on top of these
-(see ``tests/services.py``).
+By default SQLite and the in-memory channel layer (the fast stack); with
+``CG_TEST_STACK=production``, PostgreSQL and channels_redis with a database
+name and prefix of their own per run (see ``tests/stacks.py``).
 """
+
+from tests import stacks
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -49,6 +52,10 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 # simplejwt signs with SECRET_KEY by default, which is too short for HS256 here.
 SIMPLE_JWT = {"SIGNING_KEY": "tests-only-jwt-signing-key-not-secret-0123456789"}
+
+if stacks.PRODUCTION:
+    DATABASES = stacks.production_databases()
+    CHANNEL_LAYERS = stacks.production_channel_layers()
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

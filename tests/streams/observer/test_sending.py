@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 
 from streams.observer import sending
+from tests.stacks import in_memory_layer_only
 
 
 class FailingLayer:
@@ -56,6 +57,7 @@ def test_write_succeeds_while_the_layer_fails(monkeypatch):
     assert ObsItem.objects.filter(pk=item.pk).exists()
 
 
+@in_memory_layer_only
 async def test_group_probe_reads_the_in_memory_layer():
     from channels.layers import get_channel_layer
 

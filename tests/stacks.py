@@ -1,0 +1,94 @@
+"""Which stack the suite runs on: ``CG_TEST_STACK=fast`` (default) or ``production``.
+
+The fast stack is in-memory SQLite and Channels' in-memory layer: quick, but a
+closed connection there does nothing and a cancelled task never sits in a
+socket read. The production stack is what users deploy: PostgreSQL
+(127.0.0.1:5432, user postgres) and channels_redis (127.0.0.1:6379). Run it
+with ``make pytest-production`` or ``CG_TEST_STACK=production .venv/bin/pytest``;
+``make test`` runs both.
+
+Several people (and CI jobs) run the suite on one machine at once, so every
+production run gets its own test database and channel-layer prefix, both
+named after the process id and a random suffix (``RUN_ID``).
+
+``CG_TEST_CONN_MAX_AGE`` (seconds, default 0) and ``CG_TEST_CONN_HEALTH_CHECKS``
+(``1`` to enable) set the database connection's lifetime options, so the
+production run can be repeated with persistent connections.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+
+STACK = os.environ.get("CG_TEST_STACK", "fast").strip().lower() or "fast"
+if STACK not in {"fast", "production"}:
+    raise RuntimeError(
+        f"CG_TEST_STACK={STACK!r} is not a test stack; use 'fast' (SQLite + in-memory "
+        "layer, the default) or 'production' (PostgreSQL + channels_redis)."
+    )
+PRODUCTION = STACK == "production"
+
+RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+#: For tests about the in-memory layer's own behaviour (e.g. the observer's
+#: shortcut of reading its groups): they have no meaning on channels_redis.
+in_memory_layer_only = pytest.mark.skipif(
+    PRODUCTION,
+    reason="about Channels' in-memory layer, which the production stack replaces with "
+    "channels_redis (CG_TEST_STACK=production)",
+)
+
+POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def production_databases() -> dict[str, Any]:
+    return {
+        "default": {
+            # Django's PostgreSQL backend; only the reset between tests differs.
+            "ENGINE": "tests.pgflush",
+            "HOST": POSTGRES_HOST,
+            "PORT": POSTGRES_PORT,
+            "USER": "postgres",
+            "NAME": "postgres",
+            "TEST": {"NAME": f"test_cg_{RUN_ID}"},
+            "CONN_MAX_AGE": int(os.environ.get("CG_TEST_CONN_MAX_AGE", "0")),
+            "CONN_HEALTH_CHECKS": os.environ.get("CG_TEST_CONN_HEALTH_CHECKS", "") == "1",
+            # Commits need not wait for the disk: test data is thrown away.
+            "OPTIONS": {"options": "-c synchronous_commit=off"},
+        }
+    }
+
+
+def production_channel_layers() -> dict[str, Any]:
+    return {
+        "default": {
+            "BACKEND": "tests.layers.InspectableRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [(REDIS_HOST, REDIS_PORT)],
+                "prefix": f"cg-test-{RUN_ID}",
+            },
+        }
+    }
+
+
+#: ``(CONN_MAX_AGE, CONN_HEALTH_CHECKS)`` pairs worth proving connection handling under.
+CONNECTION_LIFETIMES = [(0, False), (0, True), (60, False), (60, True)]
+
+
+def set_connection_lifetime(max_age: int, health_checks: bool) -> tuple[Any, Any]:
+    """Set the default database's lifetime options for connections opened from now on.
+
+    Every thread's connection wrapper shares the alias's settings dict, so this
+    reaches the action threads too. Returns the previous pair, to restore.
+    """
+    from django.db import connections
+
+    settings_dict = connections.settings["default"]
+    previous = settings_dict["CONN_MAX_AGE"], settings_dict["CONN_HEALTH_CHECKS"]
+    settings_dict["CONN_MAX_AGE"], settings_dict["CONN_HEALTH_CHECKS"] = max_age, health_checks
+    return previous
