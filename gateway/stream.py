@@ -320,6 +320,7 @@ class StreamHandle:
             self._cancel_timer()
         if (exc is not None or task.cancelled()) and not self.disconnect_delivered:
             self.conn.spawn_cleanup(self.cleanup(self._stop_code))
+        _forget_channel(self.instance)
 
     async def cleanup(self, code: int) -> None:
         """Run the consumer's disconnect handling after it crashed or was cancelled.
@@ -342,3 +343,18 @@ class StreamHandle:
                 self.conn.id,
                 self.name,
             )
+
+
+def _forget_channel(instance: Any) -> None:
+    """Drop the channel layer's receive buffer of a consumer that has ended.
+
+    channels_redis keeps one per process-local channel and leaves it behind
+    when a receive is cancelled inside its Redis read, which is how Channels
+    stops a consumer: a queue leaked per closed stream. Nobody receives on the
+    channel once the consumer's task is done. (``receive_buffer`` is
+    channels_redis's; other layers do not have it.)
+    """
+    buffers = getattr(getattr(instance, "channel_layer", None), "receive_buffer", None)
+    channel_name = getattr(instance, "channel_name", None)
+    if isinstance(buffers, dict) and isinstance(channel_name, str):
+        buffers.pop(channel_name, None)

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -30,6 +29,7 @@ from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 
 from hypermedia.resolver import StreamResolver, stream_scope_for
 from streams.consumers import RESERVED_KWARGS
+from streams.threads import await_from_thread
 
 __all__ = [
     "MALFORMED_MESSAGE",
@@ -114,11 +114,8 @@ def _check_permissions(consumer: Any, action: str, lookups: dict[str, Any]) -> N
         return
     result = check(action, **lookups)
     if hasattr(result, "__await__"):
-
-        async def wait() -> None:
-            await result
-
-        async_to_sync(wait)()
+        # Validation runs inside the action's atomic block: keep its connection.
+        await_from_thread(result)
 
 
 def resolve_link(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streams import layer_ops
+from streams.cancellation import cancel_requested
 
 logger = logging.getLogger("streams.consumers")
 
@@ -142,16 +143,34 @@ class ChannelLayerMixin:
         return loop
 
     async def _serve_layer(self) -> None:
-        while True:
-            message = await self.channel_receive()
-            try:
-                await self.dispatch(message)
-            except Exception:
-                logger.exception(
-                    "%s: handling the channel-layer message %r failed",
-                    type(self).__qualname__,
-                    message.get("type"),
-                )
+        try:
+            while True:
+                message = await self.channel_receive()
+                if cancel_requested():
+                    return  # stopping: a cancellation was swallowed on the way
+                try:
+                    await self.dispatch(message)
+                except Exception:
+                    logger.exception(
+                        "%s: handling the channel-layer message %r failed",
+                        type(self).__qualname__,
+                        message.get("type"),
+                    )
+        finally:
+            self._forget_channel()
+
+    def _forget_channel(self) -> None:
+        """Drop what the layer buffers for this consumer's channel, now nobody receives on it.
+
+        channels_redis keeps a receive buffer per process-local channel and
+        does not drop it when a receive is cancelled inside its Redis read: one
+        leaked queue per closed connection, forever. Popping our own channel's
+        entry (the attribute is channels_redis's; other layers lack it) ends that.
+        """
+        buffers = getattr(self.channel_layer, "receive_buffer", None)
+        channel_name = getattr(self, "channel_name", None)
+        if isinstance(buffers, dict) and channel_name is not None:
+            buffers.pop(channel_name, None)
 
     # ---------------------------------------------------- channel-layer outages
     # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets
@@ -179,6 +198,10 @@ class ChannelLayerMixin:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if cancel_requested():
+                    # Not an outage: the consumer is stopping, and the library
+                    # turned (or swallowed) the cancellation into this error.
+                    raise asyncio.CancelledError() from exc
                 if delay == LAYER_RETRY_MIN:
                     logger.warning(
                         "%s: channel layer unreachable (%s); retrying. Subscriptions get no "

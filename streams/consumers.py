@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from rest_framework.exceptions import APIException, MethodNotAllowed, PermissionDenied
 
 from streams import layer_ops
+from streams.cancellation import cancel_and_wait
 from streams.channel_layer import LAYER_RETRY_MAX, LAYER_RETRY_MIN, ChannelLayerMixin
 from streams.errors import ActionError
 from streams.frame_worker import (
@@ -42,6 +43,7 @@ from streams.registry import (
 )
 from streams.replies import GATEWAY_JSON_EXTENSION, RepliesMixin, bounded_request_id
 from streams.settings import api_settings
+from streams.text import UNSTORABLE_TEXT_MESSAGE, unstorable_text_path
 from streams.throttling import check_throttles
 
 __all__ = [
@@ -191,9 +193,8 @@ class AsyncAPIConsumer(
         self._frame_worker = None
         current = asyncio.current_task()
         for task in tasks:
-            if task is not None and task is not current:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            if task is not current:
+                await cancel_and_wait(task)
         await self.cancel_detached_tasks()
         # Leave the groups here rather than in Channels' websocket_disconnect:
         # bounded (a wave of disconnects would exhaust a Redis pool), and a
@@ -244,9 +245,7 @@ class AsyncAPIConsumer(
             pass
         finally:
             layer_loop = self._layer_closing()
-            if layer_loop is not None:
-                layer_loop.cancel()
-                await asyncio.gather(layer_loop, return_exceptions=True)
+            await cancel_and_wait(layer_loop)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Client frames skip AsyncConsumer's per-message close_old_connections
@@ -292,6 +291,19 @@ class AsyncAPIConsumer(
                 action=action if isinstance(action, str) else None,
                 errors=["request_id is too large to echo back."],
                 status=400,
+            )
+            return
+        unstorable = unstorable_text_path(content)
+        if unstorable is not None:
+            # Before any action or query: PostgreSQL would refuse the text (a
+            # 500), and a lone surrogate cannot even be encoded in a reply.
+            action = content.get("action")
+            echo_action = isinstance(action, str) and unstorable_text_path(action) is None
+            await self.reply(
+                action=action if echo_action else None,
+                errors=[{unstorable: [UNSTORABLE_TEXT_MESSAGE]}],
+                status=400,
+                request_id=request_id if unstorable_text_path(request_id) is None else None,
             )
             return
         rest = {k: v for k, v in content.items() if k != "request_id"}
@@ -403,10 +415,8 @@ class AsyncAPIConsumer(
     async def cancel_detached_tasks(self) -> None:
         # Iterate over a copy: finishing tasks remove themselves from the set.
         tasks = list(self._detached_tasks)
-        for task in tasks:
-            task.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
         self._detached_tasks.clear()
 
 

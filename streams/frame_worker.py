@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from asgiref.sync import async_to_sync
 from rest_framework.exceptions import PermissionDenied
 
 from streams.decorators import run_sync_action
 from streams.permissions import get_permission_instances
 from streams.registry import RESERVED_KWARGS, RegisteredAction
 from streams.replies import bounded_request_id
-from streams.threads import run_in_action_thread
+from streams.text import unstorable_text_path
+from streams.threads import await_from_thread, run_in_action_thread
 from streams.throttling import check_throttles_sync
 
 # Hooks that frame batching replaces with its own path; a subclass overriding
@@ -52,15 +52,11 @@ class _SyncCall:
     call_kwargs: dict[str, Any]
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
 def resolved_in_thread(decision: Any) -> Any:
     """A permission hook's answer, from a database thread: async hooks are
-    awaited on the event loop."""
+    awaited on the event loop (without closing the action's transaction)."""
     if inspect.isawaitable(decision):
-        return async_to_sync(_await)(decision)
+        return await_from_thread(decision)
     return decision
 
 
@@ -160,7 +156,7 @@ class FrameWorkerMixin:
         if entry is None or entry.spec.is_async or entry.spec.detached:
             return None
         request_id = content.get("request_id")
-        if not bounded_request_id(request_id):
+        if not bounded_request_id(request_id) or unstorable_text_path(content) is not None:
             return None
         kwargs = {k: v for k, v in content.items() if k not in ("action", "request_id")}
         if not RESERVED_KWARGS.isdisjoint(kwargs):

@@ -11,18 +11,32 @@ occupies one thread; a consumer never has two of its actions running at once
 Each thread has its own database connection, as in any threaded Django server;
 ``close_old_connections`` runs at the start and end of each hop, as Django
 does around a request.
+
+Sync code in a thread sometimes has to wait for async code: an async
+permission hook checked inside an atomic action, a link resolved while a
+serializer validates. ``await_from_thread`` does that. The async code's own
+``database_sync_to_async`` calls come back to this same thread (asgiref's
+thread-sensitive mode), on the same connection, and Channels wraps each of
+them in ``close_old_connections``. Inside ``transaction.atomic()`` that
+closes the connection of the open transaction (Django drops any connection
+whose autocommit is not the configured one, and with ``CONN_MAX_AGE = 0`` any
+connection at all): the rest of the action fails with "the connection is
+closed". So while a thread waits, its connections that are inside an atomic
+block are left alone by that housekeeping; the hop's own
+``close_old_connections`` still runs once the block has ended.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import contextmanager
 from typing import Any
 
-from asgiref.sync import SyncToAsync
-from django.db import close_old_connections
+from asgiref.sync import SyncToAsync, async_to_sync
+from django.db import close_old_connections, connections
 
 from streams.settings import api_settings
 
@@ -56,6 +70,44 @@ class _ActionHop(SyncToAsync):
 async def run_in_action_thread(func: Callable[..., Any], *args: Any) -> Any:
     """Run ``func(*args)`` in an action thread and return its result."""
     return await _ActionHop(func, thread_sensitive=False, executor=action_executor())(*args)
+
+
+def _keep_open() -> None:
+    """Stands in for ``close_if_unusable_or_obsolete`` on a connection inside an atomic block."""
+
+
+@contextmanager
+def connections_kept_in_transactions() -> Iterator[None]:
+    """While inside, ``close_old_connections`` in this thread spares connections
+    that are in an atomic block (see the module docstring).
+
+    Connections are per thread in Django, so this touches only the calling
+    thread's. The instance attribute shadows the method and is removed on exit.
+    """
+    kept = []
+    for conn in connections.all(initialized_only=True):
+        if conn.in_atomic_block and "close_if_unusable_or_obsolete" not in vars(conn):
+            conn.close_if_unusable_or_obsolete = _keep_open  # type: ignore[method-assign]
+            kept.append(conn)
+    try:
+        yield
+    finally:
+        for conn in kept:
+            del conn.close_if_unusable_or_obsolete
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def await_from_thread(awaitable: Awaitable[Any]) -> Any:
+    """Wait, from sync code in a thread, for ``awaitable`` run on the event loop.
+
+    Safe inside ``transaction.atomic()``: the transaction's connection stays
+    open through the database calls the awaitable makes.
+    """
+    with connections_kept_in_transactions():
+        return async_to_sync(_await)(awaitable)
 
 
 def call_in_every_action_thread(func: Callable[[], Any], timeout: float = 10) -> None:

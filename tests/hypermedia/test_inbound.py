@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser, User
+from rest_framework import permissions as drf_permissions
 
 from gateway.testing import GatewayCommunicator
 from hypermedia.fields import HyperChannelsApiRelationField
@@ -27,6 +28,7 @@ from tests.hypermedia.support import (
     link,
     table,
 )
+from tests.stacks import CONNECTION_LIFETIMES, set_connection_lifetime
 from tests.testapp.models_hypermedia import HyperBook, HyperDog, HyperNote
 
 
@@ -313,3 +315,52 @@ async def test_as_asgi_and_class_mounts_resolve_links_alike(wire_lib: Library) -
             {"action": "create", "data": {"text": "x", "book": link("books", pk=wire_lib.emma.pk)}},
         )
         assert reply["errors"] == [{"book": ["Only the owner may see this book."]}]
+
+
+# ------------------------------------------ links checked inside the atomic create
+class MembersOnlyBooks(BookConsumer):
+    """Books behind a plain DRF permission, checked when a link names one."""
+
+    permission_classes = [drf_permissions.IsAuthenticated]
+
+
+class MembersGateway(NotesGateway):
+    streams = {**NotesGateway.streams, "books": MembersOnlyBooks}
+
+
+@pytest.fixture(params=CONNECTION_LIFETIMES, ids=lambda p: f"max_age={p[0]},health_checks={p[1]}")
+def connection_lifetime(request: Any) -> Any:
+    previous = set_connection_lifetime(*request.param)
+    yield request.param
+    set_connection_lifetime(*previous)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_link_to_a_drf_guarded_stream_resolves_inside_the_atomic_create(
+    connection_lifetime: Any, wire_lib: Library
+) -> None:
+    """The target stream's permissions run while ``create`` holds its transaction
+    open; on PostgreSQL that used to close the transaction's connection (503)."""
+    member = await sync_to_async(User.objects.create_user)("member")
+    async with GatewayCommunicator(MembersGateway.as_asgi(), scope={"user": member}) as comm:
+        for text in ("first", "second"):
+            reply = await request(
+                comm,
+                "notes",
+                {
+                    "action": "create",
+                    "data": {"text": text, "book": link("books", pk=wire_lib.dune.pk)},
+                },
+            )
+            assert reply["response_status"] == 201, reply
+    async with GatewayCommunicator(
+        MembersGateway.as_asgi(), scope={"user": AnonymousUser()}
+    ) as comm:
+        reply = await request(
+            comm,
+            "notes",
+            {"action": "create", "data": {"text": "x", "book": link("books", pk=wire_lib.dune.pk)}},
+        )
+        assert reply["response_status"] == 400, reply
+    texts = await sync_to_async(lambda: sorted(HyperNote.objects.values_list("text", flat=True)))()
+    assert texts == ["first", "second"]

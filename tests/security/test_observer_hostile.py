@@ -77,7 +77,8 @@ async def test_odd_request_ids_work_and_are_echoed(clients):
 
 async def test_client_values_in_group_names_are_hashed(clients):
     client = await clients()
-    hostile = ["../" * 100, "a" * 10_000, "é\x00\n;", {"$where": "1"}, [1, [2]], 10**30]
+    # (NUL is refused before any action: tests/security/test_streams_text.py)
+    hostile = ["../" * 100, "a" * 10_000, "é\x01\n;", {"$where": "1"}, [1, [2]], 10**30]
     for index, school in enumerate(hostile):
         reply = await call(
             client,
