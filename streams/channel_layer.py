@@ -157,20 +157,7 @@ class ChannelLayerMixin:
                         message.get("type"),
                     )
         finally:
-            self._forget_channel()
-
-    def _forget_channel(self) -> None:
-        """Drop what the layer buffers for this consumer's channel, now nobody receives on it.
-
-        channels_redis keeps a receive buffer per process-local channel and
-        does not drop it when a receive is cancelled inside its Redis read: one
-        leaked queue per closed connection, forever. Popping our own channel's
-        entry (the attribute is channels_redis's; other layers lack it) ends that.
-        """
-        buffers = getattr(self.channel_layer, "receive_buffer", None)
-        channel_name = getattr(self, "channel_name", None)
-        if isinstance(buffers, dict) and channel_name is not None:
-            buffers.pop(channel_name, None)
+            layer_ops.forget_channel(self.channel_layer, getattr(self, "channel_name", None))
 
     # ---------------------------------------------------- channel-layer outages
     # Channels' AsyncConsumer.__call__ assigns ``self.channel_receive`` and lets

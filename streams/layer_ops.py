@@ -44,3 +44,17 @@ async def group_add(layer: Any, group: str, channel: str) -> None:
 async def group_discard(layer: Any, group: str, channel: str) -> None:
     async with _limit():
         await layer.group_discard(group, channel)
+
+
+def forget_channel(layer: Any, channel: str | None) -> None:
+    """Drop what the layer buffers for ``channel`` once nobody receives on it.
+
+    channels_redis keeps a receive buffer per process-local channel and does
+    not drop it when a receive is cancelled inside its Redis read: one leaked
+    queue per closed connection, for the life of the process. Call this when
+    the task that received on ``channel`` has ended. (``receive_buffer`` is
+    channels_redis's; other layers do not have it, and nothing happens.)
+    """
+    buffers = getattr(layer, "receive_buffer", None)
+    if isinstance(buffers, dict) and channel is not None:
+        buffers.pop(channel, None)

@@ -29,7 +29,9 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from streams import layer_ops
 from streams.auth.credentials import Credential, credential_from_scope, user_group
+from streams.cancellation import cancel_and_wait, cancel_requested
 
 __all__ = ["CLOSE_CODE", "MESSAGE_TYPE", "CredentialLifetimeMiddleware"]
 
@@ -96,10 +98,10 @@ class _Watch:
             for handle in (self._timer, self._refresh):
                 if handle is not None:
                     handle.cancel()
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Cancelled until they have ended: a cancellation can be lost in a
+            # redis-py call (streams.cancellation), which would keep the
+            # listener, and its group membership, after the socket.
+            await asyncio.gather(*(cancel_and_wait(task) for task in list(self._tasks)))
 
     # -------------------------------------------------- towards the application
     async def receive(self) -> dict[str, Any]:
@@ -142,9 +144,14 @@ class _Watch:
                         delay = RETRY_MIN
                         self._refresh_later(layer, group, channel)
                     message = await layer.receive(channel)
+                    if cancel_requested():
+                        return  # the socket is gone; a cancellation was swallowed
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if cancel_requested():
+                        # Not an outage: the cancellation surfaced as a redis error.
+                        raise asyncio.CancelledError() from exc
                     logger.warning(
                         "credential watch: channel layer unreachable (%s); retrying. "
                         "Logouts elsewhere are not seen meanwhile (expiry timers still run).",
@@ -160,6 +167,7 @@ class _Watch:
                         await self.end(reason)
                         return
         finally:
+            layer_ops.forget_channel(layer, channel)
             if joined:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(layer.group_discard(group, channel))

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from gateway.testing import GatewayClosed
 from streams.auth import CLOSE_CODE
+from tests.stacks import in_memory_layer_only
 from tests.streams.auth_support import make_user, open_socket, session_cookie, whoami
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,6 +173,7 @@ async def test_an_extended_session_is_not_ended_at_its_old_expiry(layer):
     await comm.disconnect()
 
 
+@in_memory_layer_only  # empties the in-memory layer's group by hand
 async def test_the_user_group_is_joined_again_before_the_layer_expires_it(layer, monkeypatch):
     # Channel layers forget group members after a day; sockets live longer.
     from streams.auth import lifetime
