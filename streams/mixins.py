@@ -38,10 +38,16 @@ from rest_framework import status
 from rest_framework.exceptions import Throttled
 
 from streams.decorators import action
+from streams.errors import ActionError
 from streams.fastpath import serializer_data
 from streams.generics import SettingDefault, without
 from streams.pagination import WebsocketLimitOffsetPagination
+from streams.settings import api_settings
 from streams.threads import run_in_action_thread
+
+LIST_TOO_LONG_MESSAGE = (
+    "More than {limit} objects match (MAX_PAGE_SIZE); narrow the filters or ask a paginated list."
+)
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -70,10 +76,18 @@ class CreateModelMixin(_Base):
 class ListModelMixin(_Base):
     @action(method="GET")
     def list(self, **kwargs: Any) -> tuple[Any, int]:
-        """Every object of the filtered queryset, unpaginated (DCRF's behaviour)."""
+        """Every object of the filtered queryset, unpaginated (DCRF's behaviour),
+        up to ``MAX_PAGE_SIZE``: a list matching more is refused (400) rather
+        than loading and sending a whole table, or silently cut short."""
         hook_kwargs = without(kwargs, "queryset")
         queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
-        serializer = self.get_serializer(instance=queryset, many=True, action_kwargs=kwargs)
+        objects: Any = queryset
+        cap = api_settings.MAX_PAGE_SIZE
+        if cap:
+            objects = list(queryset[: int(cap) + 1])
+            if len(objects) > int(cap):
+                raise ActionError(LIST_TOO_LONG_MESSAGE.format(limit=int(cap)), status=400)
+        serializer = self.get_serializer(instance=objects, many=True, action_kwargs=kwargs)
         return serializer_data(serializer), status.HTTP_200_OK
 
 

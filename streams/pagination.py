@@ -5,14 +5,17 @@ DCRF, on purpose:
 
 - ``PAGE_SIZE`` is read when a page is built, not at import, so
   ``override_settings`` and late configuration work.
-- No ``PAGE_SIZE`` and no ``limit`` is not an error (DCRF crashed): the page is
-  everything from ``offset`` on and ``limit`` is ``null`` in the reply. Same
-  shape as any other page, so a client never has to handle two.
+- No ``PAGE_SIZE`` and no ``limit`` is not an error (DCRF crashed): the page
+  has ``MAX_PAGE_SIZE`` objects (1000 by default; with ``MAX_PAGE_SIZE = None``
+  it is everything from ``offset`` on and ``limit`` is ``null``). Same shape as
+  any other page, so a client never has to handle two.
 - An invalid ``limit`` or ``offset`` (``"abc"``, ``-1``, ``0`` for a limit, an
   object, ``true``) is a 400 naming the key. DRF silently fell back to the
   default, which hides client bugs and returns pages the client did not ask
   for. Numeric strings (``"10"``) are accepted, as in a query string.
-- A ``limit`` above ``max_limit`` is capped, as in DRF.
+- A ``limit`` above ``max_limit`` is clamped to it, as in DRF; ``max_limit``
+  defaults to the ``MAX_PAGE_SIZE`` setting, so a client asking for ``10**30``
+  gets a page of at most 1000 objects, and the reply's ``limit`` says so.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class WebsocketLimitOffsetPagination:
 
     limit_query_param = "limit"
     offset_query_param = "offset"
-    #: Cap on ``limit``; ``None``: no cap.
+    #: Cap on ``limit``; ``None``: the ``MAX_PAGE_SIZE`` setting.
     max_limit: int | None = None
 
     count: int
@@ -65,17 +68,27 @@ class WebsocketLimitOffsetPagination:
 
     @property
     def default_limit(self) -> int | None:
-        """``PAGE_SIZE`` from the settings, at the time of the request."""
+        """``PAGE_SIZE`` from the settings (at the time of the request), else the cap."""
         page_size = api_settings.PAGE_SIZE
-        return int(page_size) if page_size else None
+        return int(page_size) if page_size else self.limit_cap
+
+    @property
+    def limit_cap(self) -> int | None:
+        """The largest page: ``max_limit``, else ``MAX_PAGE_SIZE``; ``None``: unbounded."""
+        if self.max_limit is not None:
+            return self.max_limit
+        cap = api_settings.MAX_PAGE_SIZE
+        return int(cap) if cap else None
 
     def get_limit(self, **kwargs: Any) -> int | None:
         value = kwargs.get(self.limit_query_param)
+        cap = self.limit_cap
         if value is None:
-            return self.default_limit
-        limit = _non_negative_int(value, self.limit_query_param, strict=True)
-        if self.max_limit is not None:
-            limit = min(limit, self.max_limit)
+            limit = self.default_limit
+        else:
+            limit = _non_negative_int(value, self.limit_query_param, strict=True)
+        if cap is not None and limit is not None:
+            limit = min(limit, cap)
         return limit
 
     def get_offset(self, **kwargs: Any) -> int:

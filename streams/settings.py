@@ -24,6 +24,12 @@ DEFAULTS: dict[str, Any] = {
     # None, as in DCRF: PaginatedModelListMixin then replies with the plain list.
     "DEFAULT_PAGINATION_CLASS": None,
     "PAGE_SIZE": None,
+    # Most objects one list reply may hold. A paginated list's `limit` is clamped
+    # to it, and without PAGE_SIZE its pages have this size; a plain `list`
+    # (ListModelMixin) matching more objects is refused with a 400. Keeps a
+    # client from making the server load and send a whole table at once.
+    # None: no bound (DCRF's behaviour).
+    "MAX_PAGE_SIZE": 1000,
     "DEFAULT_FILTER_BACKENDS": (),
     # DRF throttles for every consumer without throttle_classes (streams/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": (),

@@ -75,6 +75,20 @@ async def test_list_empty(crud, transactional_db):
     assert (await request(crud, {"action": "list"}))["data"] == []
 
 
+async def test_a_plain_list_longer_than_max_page_size_is_refused(crud, books):
+    # Five books: a cap of 5 lets them through, a cap of 4 refuses the whole list
+    # (a plain list has no count to say it was cut short).
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": 5}):
+        got = await request(crud, {"action": "list", "request_id": 1})
+        assert len(got["data"]) == 5
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": 4}):
+        got = await request(crud, {"action": "list", "request_id": 2})
+    assert got["response_status"] == 400
+    assert got["errors"] == [mixins.LIST_TOO_LONG_MESSAGE.format(limit=4)]
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": None}):
+        assert len((await request(crud, {"action": "list", "request_id": 3}))["data"]) == 5
+
+
 # --------------------------------------------------------------- retrieve
 async def test_retrieve(crud, books):
     got = await request(crud, {"action": "retrieve", "pk": books[0].pk, "request_id": "a"})
@@ -372,11 +386,12 @@ def some_books(request, transactional_db):
 
 
 async def test_streamed_list_without_page_size_is_one_page(communicator, some_books):
+    # One page of MAX_PAGE_SIZE (1000) objects: every book here.
     count = len(some_books)
     comm = await communicator(StreamedConsumer.as_asgi())
     await comm.send_json_to({"action": "list", "request_id": 1})
     page = await comm.receive_json_from(timeout=2)
-    assert page["data"]["limit"] is None and page["data"]["last"] is True
+    assert page["data"]["limit"] == 1000 and page["data"]["last"] is True
     assert len(page["data"]["results"]) == count
     assert await comm.receive_nothing(timeout=0.1)
 

@@ -75,10 +75,23 @@ async def test_offset_past_the_end_is_empty(paged, books, offset):
     assert (data["count"], data["results"], data["offset"]) == (7, [], offset)
 
 
-@pytest.mark.parametrize("limit", [100, 10**30])
-async def test_huge_limit_returns_the_rest(paged, books, limit):
+@pytest.mark.parametrize("limit", [100, 10**30, 1e30])
+async def test_huge_limit_returns_the_rest_clamped_to_max_page_size(paged, books, limit):
     data = await page(paged, limit=limit, offset=5)
-    assert titles(data["results"]) == ["book5", "book6"] and data["limit"] == limit
+    assert titles(data["results"]) == ["book5", "book6"]
+    assert data["limit"] == min(limit, 1000)  # MAX_PAGE_SIZE, 1000 by default
+
+
+async def test_max_page_size_bounds_every_page(paged, books):
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": 3}):
+        for kwargs in ({}, {"limit": 10**30}, {"limit": 3}, {"limit": "999"}):
+            data = await page(paged, **kwargs)
+            assert (data["count"], data["limit"], len(data["results"])) == (7, 3, 3), kwargs
+        assert (await page(paged, limit=2))["limit"] == 2  # smaller limits stand
+        data = await page(paged, offset=6)
+        assert titles(data["results"]) == ["book6"]
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": 3, "PAGE_SIZE": 5}):
+        assert (await page(paged))["limit"] == 3  # the cap wins over PAGE_SIZE
 
 
 async def test_numeric_strings_are_accepted(paged, books):
@@ -87,13 +100,19 @@ async def test_numeric_strings_are_accepted(paged, books):
     assert titles(data["results"]) == ["book1", "book2"]
 
 
-async def test_no_page_size_and_no_limit_returns_everything(paged, books):
-    # DCRF crashed here; we return one page with limit null.
+async def test_no_page_size_and_no_limit_gives_pages_of_max_page_size(paged, books):
+    # DCRF crashed here; we return a page of MAX_PAGE_SIZE (1000) objects.
     data = await page(paged)
-    assert (data["count"], data["limit"], data["offset"]) == (7, None, 0)
+    assert (data["count"], data["limit"], data["offset"]) == (7, 1000, 0)
     assert len(data["results"]) == 7
     data = await page(paged, offset=5)
     assert titles(data["results"]) == ["book5", "book6"]
+    # Unbounded only when asked for: MAX_PAGE_SIZE None, one page with limit null.
+    with override_settings(CHANNELS_GATEWAY={"MAX_PAGE_SIZE": None}):
+        data = await page(paged, limit=10**30)
+        assert (data["limit"], len(data["results"])) == (10**30, 7)
+        data = await page(paged)
+        assert (data["count"], data["limit"], len(data["results"])) == (7, None, 7)
 
 
 async def test_page_size_from_settings(paged, books):
@@ -103,7 +122,7 @@ async def test_page_size_from_settings(paged, books):
         assert (await page(paged, limit=1))["limit"] == 1
     with override_settings(DJANGO_CHANNELS_REST_API={"PAGE_SIZE": 5}):
         assert (await page(paged))["limit"] == 5
-    assert (await page(paged))["limit"] is None
+    assert (await page(paged))["limit"] == 1000
 
 
 async def test_pagination_class_from_settings(communicator, books):
