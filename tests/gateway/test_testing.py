@@ -9,6 +9,7 @@ import pytest
 
 from gateway import Gateway
 from gateway.testing import GatewayClosed, GatewayCommunicator
+from tests import stacks
 from tests.gateway.consumers import EchoConsumer, RefusingConsumer
 
 APP = Gateway.as_asgi(streams={"a": EchoConsumer, "b": EchoConsumer})
@@ -41,6 +42,12 @@ async def test_assert_no_frames_fails_on_a_frame(open_socket):
         await client.assert_no_frames(0.05)
 
 
+@pytest.mark.skipif(
+    stacks.PRODUCTION,
+    reason="EchoConsumer is a plain Channels consumer: on channels_redis its own loop "
+    "(Channels' await_many_dispatch) can lose the cancellation in redis-py and stall 5 s "
+    "at close, which streams.cancellation fixes only for AsyncAPIConsumer (issue 10)",
+)
 async def test_receive_close_and_closed_errors(open_socket):
     client = await open_socket(Gateway.as_asgi(streams={"a": EchoConsumer}))
     await client.send_to("a", {"action": "close"})

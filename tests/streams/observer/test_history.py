@@ -26,9 +26,10 @@ from streams.filters import FieldFilterBackend
 from streams.generics import GenericAsyncAPIConsumer
 from streams.observer import history, model_observer
 from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
-from streams.observer.history import HistoryPolicy, MemoryHistory, Position
+from streams.observer.history import HistoryPolicy, MemoryHistory, Position, RedisHistory
 from streams.permissions import BasePermission
 from tests.services import require_redis
+from tests.stacks import in_memory_layer_only
 from tests.streams.observer.support import ItemConsumer, call, db, open_client, settle
 from tests.testapp.models_observer import ObsItem, ObsJournalEntry
 
@@ -113,12 +114,17 @@ APP = Gateway.as_asgi(
 
 @pytest.fixture(autouse=True)
 async def fresh_history(layer: Any) -> AsyncIterator[None]:
-    """Each test starts with an empty history (pks repeat between tests)."""
+    """Each test starts with an empty history (pks repeat between tests).
+
+    On the production stack the history is in Redis under the layer's prefix,
+    which the ``layer`` fixture flushes before and after."""
     store = history.store_for(layer)
-    assert isinstance(store, MemoryHistory)
-    store.clear()
+    assert isinstance(store, MemoryHistory | RedisHistory)
+    if isinstance(store, MemoryHistory):
+        store.clear()
     yield
-    store.clear()
+    if isinstance(store, MemoryHistory):
+        store.clear()
 
 
 @pytest.fixture
@@ -264,6 +270,7 @@ async def test_memory_store_evicts_the_least_recently_written_group():
     assert replay.reason == history.EPOCH
 
 
+@in_memory_layer_only
 async def test_the_in_memory_layer_has_a_memory_store_and_unknown_layers_none(caplog):
     assert isinstance(history.store_for(get_channel_layer()), MemoryHistory)
     assert history.store_for(get_channel_layer()) is history.store_for(get_channel_layer())
