@@ -16,6 +16,7 @@ package), which is what makes test order irrelevant."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,26 @@ from tests import stacks
 from tests.layers import InspectableRedisChannelLayer
 
 Connect = Callable[..., Awaitable[WebsocketCommunicator]]
+
+
+#: Test folders whose tests run their own processes (servers, builds, node)
+#: with settings of their own: the same on either stack, so the production
+#: run leaves them to the fast one instead of running them twice.
+OWN_PROCESS_FOLDERS = ("integration", "benchmarks", "docs", "interop", "js")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not stacks.PRODUCTION:
+        return
+    tests_root = Path(__file__).parent
+    skip = pytest.mark.skip(
+        reason="runs its own processes with their own settings (PostgreSQL/Redis where it "
+        "needs them): the fast-stack run covers it (CG_TEST_STACK=production)"
+    )
+    for item in items:
+        relative = Path(str(item.path)).relative_to(tests_root) if item.path else None
+        if relative is not None and relative.parts and relative.parts[0] in OWN_PROCESS_FOLDERS:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
