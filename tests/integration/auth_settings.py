@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "streams",
+    "tests.testapp",
 ]
 PREFIX = os.environ.get("AUTH_TEST_PREFIX", "auth-test")
 DATABASES = {

@@ -47,6 +47,10 @@ command, *args = sys.argv[1:]
 if command == "migrate":
     from django.core.management import call_command
     call_command("migrate", verbosity=0)
+    from django.db import connection
+    from tests.testapp.models_permissions import PermNote
+    with connection.schema_editor() as editor:  # tests.testapp has no migrations
+        editor.create_model(PermNote)
 elif command == "login":
     user, _ = User.objects.get_or_create(username=args[0])
     client = Client()
@@ -66,6 +70,9 @@ elif command == "password":
     user.save()
 elif command == "revoke":
     Token.objects.filter(user__username=args[0]).delete()
+elif command == "note":
+    from tests.testapp.models_permissions import PermNote
+    print(PermNote.objects.create(title=args[1], owner=User.objects.get(username=args[0])).pk)
 elif command == "expire":
     Session.objects.filter(session_key=args[0]).update(
         expire_date=timezone.now() + timezone.timedelta(seconds=float(args[1]))
@@ -149,10 +156,11 @@ def connect(port: int, *, session: str | None = None, token: str | None = None) 
     )
 
 
-async def call(ws: Any, action: str, request_id: Any) -> dict[str, Any]:
-    await ws.send(
-        json.dumps({"stream": "me", "payload": {"action": action, "request_id": request_id}})
-    )
+async def call(
+    ws: Any, action: str, request_id: Any, stream: str = "me", **kwargs: Any
+) -> dict[str, Any]:
+    payload = {"action": action, "request_id": request_id, **kwargs}
+    await ws.send(json.dumps({"stream": stream, "payload": payload}))
     async with asyncio.timeout(10):
         while True:
             frame = json.loads(await ws.recv())
@@ -228,3 +236,23 @@ async def test_a_throttle_budget_is_shared_by_both_servers(site: Site) -> None:
             refused = await call(on_a, "ping", "again")
             assert refused["response_status"] == 429
             assert refused["errors"][0].startswith("Request was throttled. Expected available in")
+
+
+async def test_action_methods_and_hidden_objects_on_the_production_stack(site: Site) -> None:
+    session = await asyncio.to_thread(site.run, "login", "carol")
+    await asyncio.to_thread(site.run, "login", "dave")
+    mine = await asyncio.to_thread(site.run, "note", "carol", "carol's")
+    hidden = await asyncio.to_thread(site.run, "note", "dave", "dave's secret")
+    with site.servers(1) as (port,):
+        async with connect(port, session=session) as ws:
+            # An undeclared custom action is a write: no "add" permission, 403.
+            got = await call(ws, "archive", 1, stream="notes", pk=int(mine))
+            assert got["response_status"] == 403, got
+            # A declared read needs none.
+            got = await call(ws, "count", 2, stream="notes")
+            assert (got["response_status"], got["data"]) == (200, 1)
+            # Someone else's note answers exactly like a pk never used.
+            hidden_reply = await call(ws, "retrieve", 3, stream="notes", pk=int(hidden))
+            missing_reply = await call(ws, "retrieve", 3, stream="notes", pk=10**9)
+            assert hidden_reply == missing_reply
+            assert hidden_reply["response_status"] == 404
