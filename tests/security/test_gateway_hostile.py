@@ -115,7 +115,7 @@ async def test_consumer_raising_in_connect(bystander, layer):
     client = await connect()
     for index in range(5):
         await client.send_to("broken", {"action": "list", "request_id": index})
-        assert_error(await client.receive_from("broken"), 403, "list", index)
+        assert_error(await client.receive_from("broken", timeout=5), 403, "list", index)
     await client.send_to("echo", {"action": "ping", "request_id": "ok"})
     assert (await client.receive_from("echo"))["response_status"] == 200
     await client.disconnect()
