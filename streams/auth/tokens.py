@@ -36,7 +36,7 @@ from django.apps import apps
 
 from streams.auth.credentials import TOKEN_REVOKED, USER_INACTIVE, Credential, digest
 
-__all__ = ["SUBPROTOCOL", "TokenAuthMiddleware", "TokenCredential"]
+__all__ = ["SUBPROTOCOL", "JWTCredential", "TokenAuthMiddleware", "TokenCredential"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,24 @@ class TokenCredential(Credential):
         if token is None or digest("token", token.key) != self.digest:
             return TOKEN_REVOKED
         if not token.user.is_active:
+            return USER_INACTIVE
+        return None
+
+
+class JWTCredential(Credential):
+    """A JWT access token: ends at ``exp``, or when its user is deactivated or deleted."""
+
+    async def check(self) -> str | None:
+        expired = await super().check()
+        if expired is not None:
+            return expired
+        return await database_sync_to_async(self._check_user)()
+
+    def _check_user(self) -> str | None:
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model()._default_manager.filter(pk=self.user_pk).first()
+        if user is None or not getattr(user, "is_active", True):
             return USER_INACTIVE
         return None
 
@@ -258,7 +276,7 @@ def _jwt_user(raw: str) -> tuple[Any, Credential]:
         raise RefusedCredential(f"JWT refused: {exc}") from None
     expires_at = validated.get("exp")
     jti = validated.get(jwt_settings.JTI_CLAIM)
-    credential = Credential(
+    credential = JWTCredential(
         kind="jwt",
         user_pk=user.pk,
         digest=digest("jwt", str(jti) if jti else raw),

@@ -148,3 +148,14 @@ async def test_deactivated_token_user_is_ended(layer):
     await user.asave()
     assert await comm.receive_close(timeout=5) == CLOSE_CODE
     assert comm.close_reason == "user_inactive"
+
+
+async def test_deactivated_jwt_user_is_ended(layer):
+    user = await sync_to_async(make_user)("alice")
+    access = str(AccessToken.for_user(user))
+    comm = await open_socket([(b"authorization", f"Bearer {access}".encode())])
+    assert await whoami(comm) == "alice"
+    user.is_active = False
+    await user.asave()
+    assert await comm.receive_close(timeout=5) == CLOSE_CODE
+    assert comm.close_reason == "user_inactive"
