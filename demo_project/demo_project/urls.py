@@ -5,6 +5,7 @@ from library import views
 
 from apidocs.urls import gateway_urls
 from apidocs.views import AsyncAPIView
+from gateway.health import ReadinessView
 
 DEMOPLEXER = "library.demoplexer.Demoplexer"
 
@@ -14,6 +15,8 @@ urlpatterns = [
     # The demoplexer's AsyncAPI 3.0 document, and the browsable gateway reading it.
     path("asyncapi.json", AsyncAPIView.as_view(gateway=DEMOPLEXER, ws_path=views.WS_PATH)),
     path("gateway/", gateway_urls(DEMOPLEXER, ws_path=views.WS_PATH, title="Demoplexer")),
+    # Readiness for a load balancer: database and channel layer (docs/OPERATIONS.md).
+    path("ready/", ReadinessView.as_view(), name="ready"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The demo serves its few static files itself, with or without DEBUG, so

@@ -88,6 +88,14 @@ def test_page_scripts_are_served(server: DemoServer) -> None:
 
 
 # ----------------------------------------------------------------- browsing
+def test_readiness_is_served(server: DemoServer) -> None:
+    status, content_type, body = get(server, "/ready/")
+    assert (status, content_type) == (200, "application/json")
+    checks = json.loads(body)["checks"]
+    assert checks["database:default"]["status"] == "ok"
+    assert checks["channel_layer:default"]["status"] == "ok"
+
+
 async def test_browse_authors_books_reviews_users_by_links(server: DemoServer) -> None:
     async with DemoSocket.open(server) as ws:
         authors = await ws.request("authors", {"action": "list"})
