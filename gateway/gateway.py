@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
+from gateway import shutdown
 from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
 from gateway.frames import (
     ECHO_LIMIT,
@@ -56,6 +57,10 @@ WARNING_BUDGET = 20
 
 TOO_MANY_IN_FLIGHT = "Too many requests in flight; wait for replies before sending more."
 BINARY_FRAME = "Binary frames are not supported; send JSON text frames."
+#: Unanswered requests remembered per connection for the drain; beyond it
+#: (a stream that never replies) new ones are not waited for.
+MAX_AWAITING = 1024
+RESTARTING = "The server is restarting; reconnect and send the request again."
 _TERMINAL = (StreamState.REFUSED, StreamState.CLOSED)
 
 
@@ -84,6 +89,7 @@ class Gateway:
     max_json_depth: ClassVar[int] = DEFAULT_OPTIONS.max_json_depth
     application_close_timeout: ClassVar[float] = DEFAULT_OPTIONS.application_close_timeout
     stream_connect_timeout: ClassVar[float] = DEFAULT_OPTIONS.stream_connect_timeout
+    shutdown_grace: ClassVar[float] = DEFAULT_OPTIONS.shutdown_grace
     eager_streams: ClassVar[bool] = DEFAULT_OPTIONS.eager_streams
     max_frames_per_second: ClassVar[float | None] = DEFAULT_OPTIONS.max_frames_per_second
     frame_burst: ClassVar[int] = DEFAULT_OPTIONS.frame_burst
@@ -94,6 +100,7 @@ class Gateway:
     __slots__ = (
         "__weakref__",
         "_accepted",
+        "_awaiting",
         "_bad_frames",
         "_cleanups",
         "_close_code",
@@ -110,6 +117,7 @@ class Gateway:
         "_subprotocol",
         "_writer",
         "closing",
+        "draining",
         "id",
         "in_flight",
         "options",
@@ -164,6 +172,10 @@ class Gateway:
         self.scope: Scope = {}
         self.in_flight = 0
         self.closing = False
+        self.draining = False
+        # (stream, request_id) -> requests routed and not yet answered; made on
+        # the first request, read when draining (gateway.shutdown).
+        self._awaiting: dict[tuple[str | None, Any], int] | None = None
         self._started: dict[str, StreamHandle] = {}
         # StreamScope.shared: made with the first stream (idle sockets have none).
         self._shared: dict[str, Any] | None = None
@@ -199,6 +211,7 @@ class Gateway:
             code = await self._serve(receive)
         finally:
             self._abandon()
+            shutdown.closed(self)
             releaser.closed()
             if code is not None:
                 logger.info(
@@ -215,6 +228,12 @@ class Gateway:
         message = await receive()
         if message.get("type") != "websocket.connect":
             return None  # the client left before the handshake
+        if shutdown.draining():
+            # Tell the client to reconnect now (elsewhere), not after a back-off.
+            logger.info("gateway %s: the process is draining; closing with 1012", self.id)
+            await self._send({"type": "websocket.accept"})
+            await self._send({"type": "websocket.close", "code": shutdown.SERVICE_RESTART})
+            return shutdown.SERVICE_RESTART
         if await self.connect() is False and self._refusal is None:
             self._refusal = 1000
         if self._refusal is not None:
@@ -241,6 +260,7 @@ class Gateway:
             len(self.routes),
         )
         self._accepted = True
+        shutdown.opened(self)
         self._wake_writer()
         for handle in self._started.values():
             self.stream_settled(handle)  # eager: some may have closed already
@@ -307,6 +327,33 @@ class Gateway:
         if running:
             await asyncio.wait(running, timeout=self.options.application_close_timeout)
 
+    async def drain(self, grace: float | None = None) -> None:
+        """Close this connection for a restart, letting its requests finish first.
+
+        New frames are answered 503 from now on; requests already routed get
+        up to ``grace`` seconds (default: the ``shutdown_grace`` option) for a
+        frame carrying their ``request_id``; then the socket closes with 1012
+        after its queued frames, and the streams are told to disconnect.
+        Called for every connection by :func:`gateway.shutdown.drain`.
+        """
+        if self.closing:
+            return
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.options.shutdown_grace if grace is None else grace)
+        # Polled: replies, refusals and streams closing all change the answer,
+        # and this runs once per connection per process lifetime.
+        while self.unanswered() and not self.closing and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        left = self.unanswered()
+        if left and not self.closing:
+            logger.warning(
+                "gateway %s: %d request(s) unanswered after the shutdown grace; closing",
+                self.id,
+                left,
+            )
+        self._close_socket(shutdown.SERVICE_RESTART)
+
     def select_subprotocol(self, offered: list[str]) -> str | None:
         """The subprotocol to accept the socket with; override to pick one of ``offered``.
 
@@ -371,6 +418,9 @@ class Gateway:
                 echoed, 404, f"Unknown stream {shown!r}.", frame.action, frame.request_id
             )
             return False
+        if self.draining:
+            self.refuse_frame(name, 503, RESTARTING, frame.action, frame.request_id)
+            return False
         rate = self.options.max_frames_per_second
         if rate is not None:
             bucket = self._frame_rate
@@ -389,7 +439,43 @@ class Gateway:
         else:
             child_message = {"type": "websocket.receive", "text": json.dumps(frame.payload)}
         handle.deliver(child_message, frame.action, frame.request_id)
+        if frame.request_id is not None and route.accepts_json:
+            self._expect_reply(name, frame.request_id)
         return True
+
+    def _expect_reply(self, stream: str, request_id: Any) -> None:
+        try:
+            key = (stream, request_id)
+            awaiting = self._awaiting
+            if awaiting is None:
+                awaiting = self._awaiting = {}
+            elif len(awaiting) >= MAX_AWAITING and key not in awaiting:
+                return  # a stream that never replies must not grow this forever
+            awaiting[key] = awaiting.get(key, 0) + 1
+        except TypeError:
+            pass  # an unhashable request_id (a JSON object) cannot be matched
+
+    def answered(self, stream: str | None, request_id: Any) -> None:
+        """A frame carrying ``request_id`` was sent on ``stream``: that request is done."""
+        awaiting = self._awaiting
+        if not awaiting or request_id is None:
+            return
+        try:
+            key = (stream, request_id)
+            left = awaiting.get(key, 0) - 1
+        except TypeError:
+            return
+        if left > 0:
+            awaiting[key] = left
+        else:
+            awaiting.pop(key, None)
+
+    def unanswered(self) -> int:
+        """Requests routed to streams still running and not answered yet."""
+        if not self._awaiting:
+            return 0
+        live = {n for n, h in self._started.items() if h.state not in _TERMINAL}
+        return sum(count for (name, _), count in self._awaiting.items() if name in live)
 
     def _protocol_error(
         self,
@@ -422,6 +508,8 @@ class Gateway:
             "gateway %s: frame for stream %.100r refused with %s: %s", stream, status, message
         )
         self.push_frame(encode_error(stream, message, status, action, request_id))
+        if self._awaiting:
+            self.answered(stream, request_id)
 
     def count_drop(self, template: str, *args: Any) -> None:
         """Log a refused or dropped frame at WARNING, within the connection's budget."""

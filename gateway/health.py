@@ -34,31 +34,12 @@ from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views import View
 
+from gateway import shutdown
+
 logger = logging.getLogger("gateway.health")
 
 #: What a readiness response's ``status`` is: every check passed, or not.
 READY, UNAVAILABLE = "ok", "unavailable"
-
-#: Callables returning True while this process is shutting down; the graceful
-#: shutdown module registers one. A list of hooks rather than an import keeps
-#: this module free of the lifespan code.
-_draining_probes: list[Callable[[], bool]] = []
-
-
-def register_draining_probe(probe: Callable[[], bool]) -> None:
-    """Make readiness answer 503 while ``probe()`` is true (used by graceful shutdown)."""
-    if probe not in _draining_probes:
-        _draining_probes.append(probe)
-
-
-def unregister_draining_probe(probe: Callable[[], bool]) -> None:
-    """Undo :func:`register_draining_probe` (a no-op for an unknown probe)."""
-    if probe in _draining_probes:
-        _draining_probes.remove(probe)
-
-
-def _draining() -> bool:
-    return any(probe() for probe in _draining_probes)
 
 
 def _ping_database(alias: str) -> None:
@@ -144,7 +125,7 @@ class ReadinessView(View):
         return outcome
 
     async def get(self, request: HttpRequest) -> JsonResponse:
-        if _draining():
+        if shutdown.draining():
             return self._respond({"status": UNAVAILABLE, "draining": True, "checks": {}})
         checks = self._checks()
         results = await asyncio.gather(*(self._run(name, run) for name, run in checks.items()))

@@ -35,6 +35,9 @@ class GatewayOptions:
     #: Seconds streams get to finish after the client leaves before they are
     #: cancelled (channelsmultiplexer's name and meaning).
     application_close_timeout: float = 5.0
+    #: Seconds the requests in flight get to finish when the process drains
+    #: before a restart (``gateway.shutdown``); then the socket closes with 1012.
+    shutdown_grace: float = 10.0
     #: Seconds a stream may take to accept or refuse its connection.
     stream_connect_timeout: float = 10.0
     #: Start every stream on connect (channelsmultiplexer behaviour) instead of
@@ -82,6 +85,7 @@ class GatewayOptions:
             positive_int("max_bad_frames", self.max_bad_frames)
         positive_number("application_close_timeout", self.application_close_timeout)
         positive_number("stream_connect_timeout", self.stream_connect_timeout)
+        positive_number("shutdown_grace", self.shutdown_grace)
         if self.max_frames_per_second is not None:
             positive_number("max_frames_per_second", self.max_frames_per_second)
         positive_int("frame_burst", self.frame_burst)

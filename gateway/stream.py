@@ -215,6 +215,8 @@ class StreamHandle:
                 )
                 return
             self.conn.push_frame(frame)
+            if self.conn._awaiting and isinstance(payload, dict):
+                self.conn.answered(self.name, payload.get("request_id"))
         elif message.get("text") is not None:
             spliced = splice_frame(self.name, message["text"])
             if spliced is None:

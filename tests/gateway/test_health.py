@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import AsyncRequestFactory, override_settings
 
-from gateway import health
+from gateway import shutdown
 from gateway.health import ReadinessView
 from tests.integration.private_redis import private_redis, silent_port
 from tests.services import require_redis
@@ -126,18 +126,12 @@ async def test_a_hung_layer_answers_503_within_the_timeout():
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_draining_process_is_unavailable_without_running_checks():
-    draining = [True]
-
-    def probe() -> bool:
-        return draining[0]
-
-    health.register_draining_probe(probe)
+    await shutdown.drain()
     try:
         status, body, _response = await ask()
         assert status == 503
         assert body == {"status": "unavailable", "draining": True, "checks": {}}
-        draining[0] = False
-        status, _body, _response = await ask()
-        assert status == 200
     finally:
-        health.unregister_draining_probe(probe)
+        shutdown.reset()
+    status, _body, _response = await ask()
+    assert status == 200
