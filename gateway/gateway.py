@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
-from gateway import shutdown
+from gateway import metrics, shutdown
 from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
 from gateway.frames import (
     ECHO_LIMIT,
@@ -175,7 +175,8 @@ class Gateway:
         self.draining = False
         # (stream, request_id) -> requests routed and not yet answered; made on
         # the first request, read when draining (gateway.shutdown).
-        self._awaiting: dict[tuple[str | None, Any], int] | None = None
+        # Each entry: (when it was routed, its action's metrics label).
+        self._awaiting: dict[tuple[str | None, Any], list[tuple[float, str]]] | None = None
         self._started: dict[str, StreamHandle] = {}
         # StreamScope.shared: made with the first stream (idle sockets have none).
         self._shared: dict[str, Any] | None = None
@@ -212,6 +213,8 @@ class Gateway:
         finally:
             self._abandon()
             shutdown.closed(self)
+            if self._accepted:
+                metrics.connection_closed(type(self).__qualname__)
             releaser.closed()
             if code is not None:
                 logger.info(
@@ -261,6 +264,7 @@ class Gateway:
         )
         self._accepted = True
         shutdown.opened(self)
+        metrics.connection_opened(type(self).__qualname__)
         self._wake_writer()
         for handle in self._started.values():
             self.stream_settled(handle)  # eager: some may have closed already
@@ -433,6 +437,10 @@ class Gateway:
         if self.in_flight >= self.options.max_in_flight:
             self.refuse_frame(name, 429, TOO_MANY_IN_FLIGHT, frame.action, frame.request_id)
             return False
+        label = metrics.OTHER
+        if metrics.ENABLED:
+            label = metrics.action_label(route.consumer_class, frame.action)
+            metrics.frame_in(name, label)
         handle = self._started.get(name) or self._start(route)
         if route.accepts_json:
             child_message = {"type": "websocket.receive", "json": frame.payload}
@@ -440,10 +448,10 @@ class Gateway:
             child_message = {"type": "websocket.receive", "text": json.dumps(frame.payload)}
         handle.deliver(child_message, frame.action, frame.request_id)
         if frame.request_id is not None and route.accepts_json:
-            self._expect_reply(name, frame.request_id)
+            self._expect_reply(name, frame.request_id, label)
         return True
 
-    def _expect_reply(self, stream: str, request_id: Any) -> None:
+    def _expect_reply(self, stream: str, request_id: Any, label: str) -> None:
         try:
             key = (stream, request_id)
             awaiting = self._awaiting
@@ -451,7 +459,12 @@ class Gateway:
                 awaiting = self._awaiting = {}
             elif len(awaiting) >= MAX_AWAITING and key not in awaiting:
                 return  # a stream that never replies must not grow this forever
-            awaiting[key] = awaiting.get(key, 0) + 1
+            entry = (metrics.clock() if metrics.ENABLED else 0.0, label)
+            waiting = awaiting.get(key)
+            if waiting is None:
+                awaiting[key] = [entry]
+            else:
+                waiting.append(entry)
         except TypeError:
             pass  # an unhashable request_id (a JSON object) cannot be matched
 
@@ -462,20 +475,23 @@ class Gateway:
             return
         try:
             key = (stream, request_id)
-            left = awaiting.get(key, 0) - 1
+            waiting = awaiting.get(key)
         except TypeError:
             return
-        if left > 0:
-            awaiting[key] = left
-        else:
-            awaiting.pop(key, None)
+        if waiting is None:
+            return
+        started, label = waiting.pop(0)
+        if not waiting:
+            del awaiting[key]
+        if metrics.ENABLED and stream is not None:
+            metrics.action_latency(stream, label, metrics.clock() - started)
 
     def unanswered(self) -> int:
         """Requests routed to streams still running and not answered yet."""
         if not self._awaiting:
             return 0
         live = {n for n, h in self._started.items() if h.state not in _TERMINAL}
-        return sum(count for (name, _), count in self._awaiting.items() if name in live)
+        return sum(len(waiting) for (name, _), waiting in self._awaiting.items() if name in live)
 
     def _protocol_error(
         self,
@@ -508,6 +524,10 @@ class Gateway:
             "gateway %s: frame for stream %.100r refused with %s: %s", stream, status, message
         )
         self.push_frame(encode_error(stream, message, status, action, request_id))
+        if metrics.ENABLED:
+            metrics.refused(
+                stream if stream is not None and stream in self.routes else metrics.OTHER, status
+            )
         if self._awaiting:
             self.answered(stream, request_id)
 
@@ -538,6 +558,7 @@ class Gateway:
                 len(self._outbox),
                 self._outbox_size,
             )
+            metrics.dropped("outbox_overflow", len(self._outbox))
             self._drop_outbox()
             self._close_socket(1013)
             return
@@ -586,6 +607,7 @@ class Gateway:
             return
         self.closing = True
         self._close_code = code
+        metrics.server_closed(code)
         if self._outbox is None:
             self._outbox = deque()
         self._outbox.append({"type": "websocket.close", "code": code})

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.exceptions import StopConsumer
 
+from gateway import metrics
 from gateway.asgi import Message, Scope
 from gateway.frames import encode_error, encode_frame, readable_meta, splice_frame
 from gateway.inbox import Inbox
@@ -215,8 +216,15 @@ class StreamHandle:
                 )
                 return
             self.conn.push_frame(frame)
-            if self.conn._awaiting and isinstance(payload, dict):
-                self.conn.answered(self.name, payload.get("request_id"))
+            if isinstance(payload, dict):
+                if metrics.ENABLED:
+                    metrics.frame_out(
+                        self.name,
+                        metrics.action_label(self.route.consumer_class, payload.get("action")),
+                        payload.get("response_status"),
+                    )
+                if self.conn._awaiting:
+                    self.conn.answered(self.name, payload.get("request_id"))
         elif message.get("text") is not None:
             spliced = splice_frame(self.name, message["text"])
             if spliced is None:
@@ -225,6 +233,8 @@ class StreamHandle:
                 )
                 return
             self.conn.push_frame(spliced)
+            if metrics.ENABLED:
+                metrics.frame_out(self.name, metrics.OTHER, None)
         else:
             # Frames are JSON text; there is no way to carry bytes inside one.
             self.conn.count_drop(
@@ -235,6 +245,7 @@ class StreamHandle:
     # ------------------------------------------------------------ transitions
     def _open(self) -> None:
         self.state = StreamState.OPEN
+        metrics.stream_started(self.name)
         self._cancel_timer()
         pending, self._pending = self._pending, []
         for item in pending:
@@ -250,6 +261,7 @@ class StreamHandle:
 
     def _close(self, code: int, why: str) -> None:
         self.state = StreamState.CLOSED
+        metrics.stream_ended(self.name)
         # Streams ending because the connection ends are routine: DEBUG only.
         logger.log(
             logging.DEBUG if self.conn.closing else logging.INFO,

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from gateway import metrics
 from streams import layer_ops
 from streams.cancellation import cancel_requested
 
@@ -189,6 +190,7 @@ class ChannelLayerMixin:
                     # Not an outage: the consumer is stopping, and the library
                     # turned (or swallowed) the cancellation into this error.
                     raise asyncio.CancelledError() from exc
+                metrics.layer_error("receive")
                 if delay == LAYER_RETRY_MIN:
                     logger.warning(
                         "%s: channel layer unreachable (%s); retrying. Subscriptions get no "
@@ -198,6 +200,7 @@ class ChannelLayerMixin:
                     )
                 failed = True
                 await asyncio.sleep(delay)
+                metrics.layer_retry()
                 delay = min(delay * 2, LAYER_RETRY_MAX)
 
     async def _rejoin_groups(self) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync, async_to_sync
 from django.db import close_old_connections, connections
 
+from gateway import metrics
 from streams.settings import api_settings
 
 _lock = threading.Lock()
@@ -65,6 +66,14 @@ class _ActionHop(SyncToAsync):
             return super().thread_handler(loop, *args, **kwargs)
         finally:
             close_old_connections()
+
+
+def _queue_depth() -> int:
+    # Read at scrape time only; the pool's queue is what a stalled database shows as.
+    return _executor._work_queue.qsize() if _executor is not None else 0
+
+
+metrics.register_queue_probe("actions", _queue_depth)
 
 
 async def run_in_action_thread(func: Callable[..., Any], *args: Any) -> Any:

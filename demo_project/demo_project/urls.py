@@ -6,6 +6,7 @@ from library import views
 from apidocs.urls import gateway_urls
 from apidocs.views import AsyncAPIView
 from gateway.health import ReadinessView
+from gateway.metrics import MetricsView
 
 DEMOPLEXER = "library.demoplexer.Demoplexer"
 
@@ -17,6 +18,9 @@ urlpatterns = [
     path("gateway/", gateway_urls(DEMOPLEXER, ws_path=views.WS_PATH, title="Demoplexer")),
     # Readiness for a load balancer: database and channel layer (docs/OPERATIONS.md).
     path("ready/", ReadinessView.as_view(), name="ready"),
+    # Prometheus metrics (the `metrics` extra; docs/OPERATIONS.md). A real
+    # deployment serves these where only Prometheus can reach them.
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The demo serves its few static files itself, with or without DEBUG, so

@@ -28,6 +28,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.db.models import Model
 from rest_framework.exceptions import PermissionDenied
 
+from gateway import metrics
 from streams.observer.events import instance_from_event
 
 logger = logging.getLogger(__name__)
@@ -197,11 +198,15 @@ async def may_see(consumer: Any, action: str, obj: Model) -> bool:
     try:
         await consumer.check_permissions(action)
     except PermissionDenied:
+        metrics.observer_denied()
         return False
     try:
-        return await _object_allowed(consumer, action, obj)
+        allowed = await _object_allowed(consumer, action, obj)
     except SynchronousOnlyOperation:
-        return await database_sync_to_async(_object_allowed_sync)(consumer, action, obj)
+        allowed = await database_sync_to_async(_object_allowed_sync)(consumer, action, obj)
+    if not allowed:
+        metrics.observer_denied()
+    return allowed
 
 
 async def _object_allowed(consumer: Any, action: str, obj: Model) -> bool:

@@ -34,6 +34,7 @@ from django.db.models import Manager, Model, QuerySet
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 
+from gateway import metrics
 from streams.decorators import action
 from streams.errors import ActionError
 from streams.generics import without
@@ -223,6 +224,7 @@ class ObserverConsumerMixin(_Base):
     async def _send_push(
         self, request_id: Any, action: str | None, data: Any, status: int, position: Any
     ) -> None:
+        metrics.observer_delivered()
         if position is None:
             await self.reply(action=action, data=data, status=status, request_id=request_id)
             return

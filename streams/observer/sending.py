@@ -26,6 +26,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from gateway import metrics
 from streams.observer import history
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ async def send_to_groups(messages: Sequence[Outgoing]) -> int:
     layer = get_channel_layer()
     if layer is None:
         if messages:
+            metrics.dropped("no_layer", len(messages))
             logger.warning(
                 "%d observer message(s) dropped: no channel layer is configured "
                 "(set CHANNEL_LAYERS in the settings).",
@@ -138,8 +140,11 @@ async def send_to_groups(messages: Sequence[Outgoing]) -> int:
                 "Channel layer failed; %d observer message(s) of this commit dropped.",
                 len(messages) - sent,
             )
+            metrics.layer_error("group_send")
+            metrics.dropped("layer_error", len(messages) - sent)
             break
         sent += 1
+    metrics.observer_sent(sent)
     return sent
 
 

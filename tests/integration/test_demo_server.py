@@ -96,6 +96,16 @@ def test_readiness_is_served(server: DemoServer) -> None:
     assert checks["channel_layer:default"]["status"] == "ok"
 
 
+async def test_metrics_are_served_and_count_the_socket(server: DemoServer) -> None:
+    async with DemoSocket.open(server) as socket:
+        await socket.request("authors", {"action": "list"})
+        status, content_type, body = get(server, "/metrics")
+    assert status == 200
+    assert content_type.startswith("text/plain")
+    assert 'gateway_connections_open{gateway="Demoplexer"} 1.0' in body
+    assert 'gateway_frames_in_total{action="list",stream="authors"}' in body
+
+
 async def test_browse_authors_books_reviews_users_by_links(server: DemoServer) -> None:
     async with DemoSocket.open(server) as ws:
         authors = await ws.request("authors", {"action": "list"})
