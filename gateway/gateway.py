@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
-from gateway import metrics, shutdown
+from gateway import metrics, shutdown, tracing
 from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
 from gateway.frames import (
     ECHO_LIMIT,
@@ -115,6 +115,7 @@ class Gateway:
         "_shared",
         "_started",
         "_subprotocol",
+        "_trace",
         "_writer",
         "closing",
         "draining",
@@ -175,8 +176,9 @@ class Gateway:
         self.draining = False
         # (stream, request_id) -> requests routed and not yet answered; made on
         # the first request, read when draining (gateway.shutdown).
-        # Each entry: (when it was routed, its action's metrics label).
-        self._awaiting: dict[tuple[str | None, Any], list[tuple[float, str]]] | None = None
+        # Each entry: (when it was routed, its action's label, its span or None).
+        self._awaiting: dict[tuple[str | None, Any], list[tuple[float, str, Any]]] | None = None
+        self._trace: Any = None
         self._started: dict[str, StreamHandle] = {}
         # StreamScope.shared: made with the first stream (idle sockets have none).
         self._shared: dict[str, Any] | None = None
@@ -213,6 +215,8 @@ class Gateway:
         finally:
             self._abandon()
             shutdown.closed(self)
+            if self._trace is not None:
+                self._end_traces(code)
             if self._accepted:
                 metrics.connection_closed(type(self).__qualname__)
             releaser.closed()
@@ -244,6 +248,11 @@ class Gateway:
             await self._send({"type": "websocket.close", "code": self._refusal})
             await self._shutdown(self._refusal)
             return self._refusal
+        if tracing.ENABLED:
+            # Before any stream starts: their tasks inherit the span as context.
+            self._trace = tracing.connection_started(
+                type(self).__qualname__, self.scope.get("path")
+            )
         if self.options.eager_streams and not await self._start_all():
             logger.info("gateway %s: every stream refused; connection refused", self.id)
             await self._send({"type": "websocket.close", "code": 1000})
@@ -459,7 +468,8 @@ class Gateway:
                 awaiting = self._awaiting = {}
             elif len(awaiting) >= MAX_AWAITING and key not in awaiting:
                 return  # a stream that never replies must not grow this forever
-            entry = (metrics.clock() if metrics.ENABLED else 0.0, label)
+            span = tracing.action_started(stream, label) if self._trace is not None else None
+            entry = (metrics.clock() if metrics.ENABLED else 0.0, label, span)
             waiting = awaiting.get(key)
             if waiting is None:
                 awaiting[key] = [entry]
@@ -468,7 +478,7 @@ class Gateway:
         except TypeError:
             pass  # an unhashable request_id (a JSON object) cannot be matched
 
-    def answered(self, stream: str | None, request_id: Any) -> None:
+    def answered(self, stream: str | None, request_id: Any, status: Any = None) -> None:
         """A frame carrying ``request_id`` was sent on ``stream``: that request is done."""
         awaiting = self._awaiting
         if not awaiting or request_id is None:
@@ -480,11 +490,20 @@ class Gateway:
             return
         if waiting is None:
             return
-        started, label = waiting.pop(0)
+        started, label, span = waiting.pop(0)
         if not waiting:
             del awaiting[key]
         if metrics.ENABLED and stream is not None:
             metrics.action_latency(stream, label, metrics.clock() - started)
+        if span is not None:
+            tracing.action_ended(span, status)
+
+    def _end_traces(self, code: int | None) -> None:
+        for waiting in (self._awaiting or {}).values():
+            for _started, _label, span in waiting:
+                tracing.action_ended(span, None)  # never answered
+        tracing.connection_ended(self._trace, code)
+        self._trace = None
 
     def unanswered(self) -> int:
         """Requests routed to streams still running and not answered yet."""
@@ -529,7 +548,7 @@ class Gateway:
                 stream if stream is not None and stream in self.routes else metrics.OTHER, status
             )
         if self._awaiting:
-            self.answered(stream, request_id)
+            self.answered(stream, request_id, status)
 
     def count_drop(self, template: str, *args: Any) -> None:
         """Log a refused or dropped frame at WARNING, within the connection's budget."""

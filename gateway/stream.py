@@ -224,7 +224,9 @@ class StreamHandle:
                         payload.get("response_status"),
                     )
                 if self.conn._awaiting:
-                    self.conn.answered(self.name, payload.get("request_id"))
+                    self.conn.answered(
+                        self.name, payload.get("request_id"), payload.get("response_status")
+                    )
         elif message.get("text") is not None:
             spliced = splice_frame(self.name, message["text"])
             if spliced is None:

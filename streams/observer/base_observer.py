@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from gateway import tracing
 from streams import layer_ops
 from streams.errors import ActionError
 from streams.observer import history as history_module
@@ -365,6 +366,15 @@ class BaseObserver:
         request_ids = self.request_ids(consumer, group)
         if request_ids is None:
             return
+        if tracing.ENABLED:
+            with tracing.delivery(message, type(self).__qualname__):
+                await self._receive_in_order(consumer, message, group, request_ids)
+        else:
+            await self._receive_in_order(consumer, message, group, request_ids)
+
+    async def _receive_in_order(
+        self, consumer: Any, message: dict[str, Any], group: Any, request_ids: Any
+    ) -> None:
         position = message.get("position")
         if group is None or not isinstance(position, list | tuple) or len(position) != 2:
             await self.deliver(consumer, message, request_ids)

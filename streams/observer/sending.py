@@ -26,7 +26,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from gateway import metrics
+from gateway import metrics, tracing
 from streams.observer import history
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,9 @@ async def send_to_groups(messages: Sequence[Outgoing]) -> int:
             )
         return 0
     await assign_positions(layer, messages)
+    if tracing.ENABLED:
+        for _group, message, *_ in messages:
+            tracing.inject(message)
     sent = 0
     for group, message, *_ in messages:
         try:
