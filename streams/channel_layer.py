@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway import metrics
 from streams import layer_ops
 from streams.cancellation import cancel_requested
+from streams.settings import api_settings
 
 logger = logging.getLogger("streams.consumers")
 
@@ -32,6 +34,11 @@ LAYER_RETRY_MIN, LAYER_RETRY_MAX = 0.1, 2.0
 
 # States of the layer loop (``_layer_state``).
 _WAITING, _READY, _STARTED, _CLOSED = range(4)
+
+
+async def _together(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait for ``tasks``; cancelling this cancels them all and waits for them."""
+    await asyncio.gather(*tasks)
 
 
 class ChannelLayerMixin:
@@ -136,12 +143,55 @@ class ChannelLayerMixin:
             return
         self._layer_state = _STARTED
         self._layer_loop = asyncio.ensure_future(self._serve_layer())
+        self._refresh_groups_later()
 
-    def _layer_closing(self) -> asyncio.Task[None] | None:
+    def _layer_closing(self) -> asyncio.Future[None] | None:
         """Never start the loop again; return the running one (for the caller to cancel)."""
         self._layer_state = _CLOSED
+        timer = self.__dict__.pop("_group_refresh", None)
+        if timer is not None:
+            timer.cancel()
         loop, self._layer_loop = self._layer_loop, None
-        return loop
+        refresh = self.__dict__.pop("_group_refresh_task", None)
+        if refresh is None or refresh.done():
+            return loop
+        # A refresh under way must end before the groups are left, or it could
+        # join one again after the leave: the caller cancels and awaits both.
+        running = [task for task in (loop, refresh) if task is not None]
+        return asyncio.ensure_future(_together(running))
+
+    # ------------------------------------------------------ periodic re-join
+    # A Redis shard restarted while this consumer's channel lives on another
+    # shard forgets its groups, and this consumer's receive never fails, so
+    # the outage handling below never re-joins them; channels_redis also
+    # expires memberships after its group_expiry (a day). Re-joining every
+    # LAYER_GROUP_REFRESH seconds bounds both. A timer, not a sleeping task:
+    # an idle consumer holds a handle; the interval is jittered so that
+    # consumers started together do not refresh together.
+    def _refresh_groups_later(self) -> None:
+        interval = api_settings.LAYER_GROUP_REFRESH
+        if interval is None or self._layer_state != _STARTED:
+            return
+        delay = float(interval) * random.uniform(0.75, 1.25)
+        self.__dict__["_group_refresh"] = asyncio.get_running_loop().call_later(
+            delay, self._spawn_group_refresh
+        )
+
+    def _spawn_group_refresh(self) -> None:
+        task = asyncio.ensure_future(self._refresh_groups())
+        self.__dict__["_group_refresh_task"] = task  # held until it ends
+
+    async def _refresh_groups(self) -> None:
+        try:
+            groups = list(getattr(self, "groups", None) or [])
+            if groups and self._layer_state == _STARTED:
+                for group in groups:
+                    await layer_ops.group_add(self.channel_layer, group, self.channel_name)
+        except Exception as exc:  # an outage: the receive loop re-joins when it is back
+            logger.info("%s: could not refresh its groups (%s)", type(self).__qualname__, exc)
+        finally:
+            self.__dict__.pop("_group_refresh_task", None)
+            self._refresh_groups_later()
 
     async def _serve_layer(self) -> None:
         try:

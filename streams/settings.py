@@ -61,6 +61,12 @@ DEFAULTS: dict[str, Any] = {
     "OBSERVER_HISTORY_MAX_AGE": 300,
     # In-memory layer only: most groups with a history in this process.
     "OBSERVER_HISTORY_MAX_GROUPS": 10000,
+    # Seconds (jittered by +-25%) between a consumer's re-joins of its groups
+    # (streams/channel_layer.py): a restarted Redis shard that does not hold
+    # the consumer's channel forgets its groups without the consumer's receive
+    # failing, and channels_redis expires memberships after `group_expiry`.
+    # None: never.
+    "LAYER_GROUP_REFRESH": 300.0,
 }
 
 # Settings whose values may be dotted import paths, resolved on access.

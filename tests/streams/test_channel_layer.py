@@ -137,3 +137,64 @@ async def test_messages_sent_before_the_loop_runs_are_kept(communicator, layer):
         await layer.send(name, {"type": "news.message", "text": str(n)})
     got = [(await comm.receive_json_from(timeout=2))["data"] for _ in range(3)]
     assert got == ["0", "1", "2"]
+
+
+# ---------------------------------------------------------- periodic re-join
+async def wait_for_member(layer: Any, group: str, present: bool) -> None:
+    async with asyncio.timeout(5):
+        while bool(layer.groups.get(group)) is not present:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+@override_settings(CHANNELS_GATEWAY={"LAYER_GROUP_REFRESH": 0.1})
+async def test_forgotten_groups_are_joined_again_every_refresh(layer):
+    comm = WebsocketCommunicator(Joiner.as_asgi(), "/")
+    assert (await comm.connect())[0]
+    await request(comm, {"action": "join", "group": "g", "request_id": 1})
+    (channel,) = layer.groups["g"]
+    # A restarted Redis shard (or channels_redis' group expiry) forgets the
+    # membership without this consumer's receive failing.
+    await layer.group_discard("g", channel)
+    await wait_for_member(layer, "g", True)
+    await layer.group_send("g", {"type": "note.message", "text": "back"})
+    assert (await comm.receive_json_from(timeout=2))["data"] == "back"
+    await comm.disconnect()
+    assert not layer.groups.get("g")
+    await asyncio.sleep(0.3)  # no refresh after the disconnect joins it again
+    assert not layer.groups.get("g")
+
+
+@override_settings(CHANNELS_GATEWAY={"LAYER_GROUP_REFRESH": None})
+async def test_refresh_none_never_joins_again(layer):
+    comm = WebsocketCommunicator(Joiner.as_asgi(), "/")
+    assert (await comm.connect())[0]
+    await request(comm, {"action": "join", "group": "g", "request_id": 1})
+    (channel,) = layer.groups["g"]
+    await layer.group_discard("g", channel)
+    assert await comm.receive_nothing(timeout=0.3)
+    assert not layer.groups.get("g")
+    await comm.disconnect()
+
+
+@override_settings(CHANNELS_GATEWAY={"LAYER_GROUP_REFRESH": 0.05})
+async def test_a_disconnect_during_a_refresh_leaves_no_group(layer):
+    slow_add = asyncio.Event()
+    original = layer.group_add
+
+    async def group_add(group: str, channel: str) -> None:
+        if slow_add.is_set():
+            await asyncio.sleep(0.2)  # the refresh is under way at the disconnect
+        await original(group, channel)
+
+    layer.group_add = group_add
+    try:
+        comm = WebsocketCommunicator(Joiner.as_asgi(), "/")
+        assert (await comm.connect())[0]
+        await request(comm, {"action": "join", "group": "g", "request_id": 1})
+        slow_add.set()
+        await asyncio.sleep(0.15)
+        await comm.disconnect()
+        await asyncio.sleep(0.4)
+        assert not layer.groups.get("g")
+    finally:
+        del layer.group_add
