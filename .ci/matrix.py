@@ -32,7 +32,14 @@ COMBINATIONS = [
     ("oldest", "3.11", ["Django==5.2", "djangorestframework==3.16.0", "channels==4.2.0"]),
     ("newest", "3.13", ["Django>=6.0,<6.1", "djangorestframework>=3.18,<3.19", "channels>=4.3,<5"]),
 ]
-TEST_TOOLS = ["pytest>=8", "pytest-django>=4.9", "pytest-asyncio>=0.24", "daphne>=4.1"]
+# channels_redis: tests/conftest.py imports the production-stack layer helpers.
+TEST_TOOLS = [
+    "pytest>=8",
+    "pytest-django>=4.9",
+    "pytest-asyncio>=0.24",
+    "daphne>=4.1",
+    "channels_redis>=4.2",
+]
 SMOKE = [
     "tests/streams/test_consumers.py",
     "tests/streams/test_generics.py",
