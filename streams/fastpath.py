@@ -82,6 +82,11 @@ def _column(model: type[models.Model], name: str) -> models.Field[Any, Any] | No
     return column if isinstance(column, models.Field) else None
 
 
+#: DRF's BigIntegerField is newer than our oldest supported DRF (3.16.0 has
+#: none); there, big integers reach us as IntegerField and take that branch.
+_DRF_BIG_INTEGER_FIELD: type | None = getattr(drf_fields, "BigIntegerField", None)
+
+
 def _plain_value_step(field: Any, model: type[models.Model]) -> _Step | None:
     """Char/Integer/Date/Boolean fields over a plain column of the same kind."""
     attrs = field.source_attrs
@@ -98,7 +103,7 @@ def _plain_value_step(field: Any, model: type[models.Model]) -> _Step | None:
     if kind is drf_fields.CharField:
         convert: Callable[[Any], Any] = str
     elif kind is drf_fields.IntegerField or (
-        kind is drf_fields.BigIntegerField
+        kind is _DRF_BIG_INTEGER_FIELD
         and not getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING)
     ):
         convert = int
