@@ -22,6 +22,12 @@ later, so ``check`` (and ``runserver``, ``migrate``, ``test``) reports it:
     A websocket route of ``ASGI_APPLICATION`` that no ``OriginValidator``
     (``AllowedHostsOriginValidator``) guards: any web page a user visits could
     open a socket with the user's cookies (cross-site websocket hijacking).
+``streams.W007``
+    A channels_redis layer whose connections time out reads no later than its
+    blocking receive returns (redis-py 8 defaults ``socket_timeout`` to 5 s,
+    channels_redis blocks for 5 s): every idle receive then ends in a timeout
+    that consumers must treat as an outage, re-joining their groups every few
+    seconds, and a message popped just as the read timed out is lost.
 
 The checks are registered when this module is imported: by
 ``StreamsConfig.ready()`` and by the observer registry, so E001 is reported
@@ -35,10 +41,12 @@ import re
 import shlex
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 __all__ = [
     "check_asgi_origin_validation",
@@ -46,6 +54,7 @@ __all__ = [
     "check_in_memory_layer_deploy",
     "check_in_memory_layer_processes",
     "check_observers_installed",
+    "check_redis_socket_timeout",
 ]
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
@@ -243,5 +252,61 @@ def check_asgi_origin_validation(app_configs: Any = None, **kwargs: Any) -> list
             '"websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([...]))) '
             "(channels.security.websocket).",
             id="streams.W005",
+        )
+    ]
+
+
+def _explicit_socket_timeout(host: Any) -> tuple[bool, Any]:
+    """``(given, value)`` of a channels_redis ``hosts`` entry's socket_timeout."""
+    address = host
+    if isinstance(host, dict):
+        if "socket_timeout" in host:
+            return True, host["socket_timeout"]
+        address = host.get("address")
+    if isinstance(address, str):
+        values = parse_qs(urlsplit(address).query).get("socket_timeout")
+        if values:
+            try:
+                return True, float(values[-1])
+            except ValueError:
+                return False, None
+    return False, None
+
+
+@register()
+def check_redis_socket_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    layer = _default_layer()
+    if layer is None:
+        return []
+    try:
+        from channels_redis.core import RedisChannelLayer
+        from redis.asyncio import connection as redis_connection
+
+        backend = import_string(str(layer.get("BACKEND", "")))
+    except ImportError:
+        return []
+    if not (isinstance(backend, type) and issubclass(backend, RedisChannelLayer)):
+        return []
+    blocking = float(getattr(backend, "brpop_timeout", 5))
+    # None on redis-py < 8 (no read timeout); 5 seconds on redis-py 8.
+    default = getattr(redis_connection, "DEFAULT_SOCKET_TIMEOUT", None)
+    hosts = (layer.get("CONFIG") or {}).get("hosts") or [("localhost", 6379)]
+    short = []
+    for host in hosts:
+        given, value = _explicit_socket_timeout(host)
+        timeout = value if given else default
+        if timeout is not None and float(timeout) <= blocking:
+            short.append(host.get("address", host) if isinstance(host, dict) else host)
+    if not short:
+        return []
+    return [
+        Warning(
+            f"The channel layer's Redis connections time out reads after {timeout:g} s, no "
+            f"later than channels_redis' blocking receive ({blocking:g} s), for {short!r}: "
+            "every idle receive ends in a timeout, taken for an outage (a re-join of every "
+            "group each few seconds per socket), and a message can be lost.",
+            hint='Give each hosts entry a longer timeout, e.g. {"address": "redis://...", '
+            '"socket_timeout": 10} (docs/OPERATIONS.md, "Set socket_timeout above 5 seconds").',
+            id="streams.W007",
         )
     ]

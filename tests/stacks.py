@@ -69,7 +69,9 @@ def production_channel_layers() -> dict[str, Any]:
         "default": {
             "BACKEND": "tests.layers.InspectableRedisChannelLayer",
             "CONFIG": {
-                "hosts": [(REDIS_HOST, REDIS_PORT)],
+                # Reads must outlive channels_redis' 5 s blocking receive
+                # (streams.W007; redis-py 8 times them out at 5 s).
+                "hosts": [{"address": f"redis://{REDIS_HOST}:{REDIS_PORT}", "socket_timeout": 10}],
                 "prefix": f"cg-test-{RUN_ID}",
             },
         }

@@ -94,7 +94,12 @@ def _channel_layers() -> dict[str, object]:
         return {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": os.environ.get("REDIS_PREFIX", "asgi")},
+                # socket_timeout above channels_redis' 5 s blocking receive:
+                # see docs/OPERATIONS.md and the streams.W007 check.
+                "CONFIG": {
+                    "hosts": [{"address": url, "socket_timeout": 10}],
+                    "prefix": os.environ.get("REDIS_PREFIX", "asgi"),
+                },
             }
         }
     return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

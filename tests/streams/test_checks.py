@@ -99,10 +99,54 @@ def test_in_memory_layer_with_several_processes_is_a_warning(monkeypatch, name, 
         assert ("streams.W003" in ids()) is warned
 
 
+REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
+
+
+def redis_layers(*hosts: object) -> dict[str, object]:
+    return {"default": {"BACKEND": REDIS_BACKEND, "CONFIG": {"hosts": list(hosts)}}}
+
+
 def test_redis_layer_with_several_processes_is_fine(monkeypatch):
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
-    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    layers = redis_layers({"address": "redis://127.0.0.1:6379", "socket_timeout": 10})
     with override_settings(CHANNEL_LAYERS=layers):
+        assert ids() == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "redis://127.0.0.1:6379",
+        ("127.0.0.1", 6379),
+        {"address": "redis://127.0.0.1:6379"},
+        {"address": "redis://127.0.0.1:6379", "socket_timeout": 5},
+        "redis://127.0.0.1:6379?socket_timeout=3",
+    ],
+)
+def test_redis_reads_timing_out_with_the_blocking_receive_are_a_warning(monkeypatch, host):
+    # redis-py 8's default; earlier releases have none (no read timeout).
+    monkeypatch.setattr("redis.asyncio.connection.DEFAULT_SOCKET_TIMEOUT", 5, raising=False)
+    with override_settings(CHANNEL_LAYERS=redis_layers(host)):
+        assert ids() == ["streams.W007"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        {"address": "redis://127.0.0.1:6379", "socket_timeout": 10},
+        "redis://127.0.0.1:6379?socket_timeout=10",
+        {"host": "127.0.0.1", "port": 6379, "socket_timeout": None},
+    ],
+)
+def test_redis_reads_outliving_the_blocking_receive_pass(monkeypatch, host):
+    monkeypatch.setattr("redis.asyncio.connection.DEFAULT_SOCKET_TIMEOUT", 5, raising=False)
+    with override_settings(CHANNEL_LAYERS=redis_layers(host)):
+        assert ids() == []
+
+
+def test_redis_without_a_default_read_timeout_passes(monkeypatch):
+    monkeypatch.setattr("redis.asyncio.connection.DEFAULT_SOCKET_TIMEOUT", None, raising=False)
+    with override_settings(CHANNEL_LAYERS=redis_layers("redis://127.0.0.1:6379")):
         assert ids() == []
 
 
