@@ -64,6 +64,27 @@ RESTARTING = "The server is restarting; reconnect and send the request again."
 _TERMINAL = (StreamState.REFUSED, StreamState.CLOSED)
 
 
+async def _cancel_until_done(tasks: set[asyncio.Task[Any]], within: float) -> None:
+    """Cancel ``tasks`` until they end, for at most ``within`` seconds.
+
+    A cancellation can be lost: on Python 3.11 redis-py (under channels_redis)
+    drops one that lands as its read completes, and a plain Channels consumer
+    then goes on into its next blocking read. Asking again every 50 ms ends
+    such a stream; the bound keeps one that never ends from holding the
+    disconnect (streams.cancellation does the same for our own consumers).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(0.05, remaining))
+
+
 class Gateway:
     """An ASGI application that multiplexes named streams over one websocket.
 
@@ -693,9 +714,7 @@ class Gateway:
                 len(late),
                 timeout,
             )
-            for task in late:
-                task.cancel()
-            await asyncio.wait(late, timeout=timeout)
+            await _cancel_until_done(late, timeout)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups), timeout=timeout)
 

@@ -15,6 +15,8 @@ package), which is what makes test order irrelevant."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from streams.cancellation import cancel_and_wait
 from tests import stacks
 from tests.layers import InspectableRedisChannelLayer
 
@@ -48,6 +51,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         relative = Path(str(item.path)).relative_to(tests_root) if item.path else None
         if relative is not None and relative.parts and relative.parts[0] in OWN_PROCESS_FOLDERS:
             item.add_marker(skip)
+        elif inspect.iscoroutinefunction(getattr(item, "function", None)):
+            # Set up last, so torn down first: before the test's loop closes.
+            item.fixturenames.append("_reap_lingering_tasks")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def _reap_lingering_tasks() -> AsyncIterator[None]:
+    """Production stack: end what a test left running before its loop closes.
+
+    A plain Channels consumer (``await_many_dispatch``) can lose a
+    cancellation inside a channels_redis read (docs/RELIABILITY.md, known
+    limits) and go on reading; pytest-asyncio cancels leftovers once and then
+    waits for them, forever. Asking again until they end turns that hang into
+    nothing, or into a teardown error after 30 s. Tests that must leave no
+    task behind assert it themselves, before this runs.
+    """
+    yield
+    current = asyncio.current_task()
+    lingering = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if lingering:
+        await asyncio.wait_for(
+            asyncio.gather(*(cancel_and_wait(task) for task in lingering)), timeout=30
+        )
 
 
 @pytest.fixture(autouse=True)
