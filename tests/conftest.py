@@ -52,8 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if relative is not None and relative.parts and relative.parts[0] in OWN_PROCESS_FOLDERS:
             item.add_marker(skip)
         elif inspect.iscoroutinefunction(getattr(item, "function", None)):
-            # Set up last, so torn down first: before the test's loop closes.
-            item.fixturenames.append("_reap_lingering_tasks")  # type: ignore[attr-defined]
+            # Set up first (after its loop), so torn down after every other
+            # fixture of the test and before the loop closes.
+            item.fixturenames.insert(0, "_reap_lingering_tasks")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
