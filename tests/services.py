@@ -7,8 +7,12 @@ CI (``CI=true``) a missing service is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +56,23 @@ def require_executable(name: str) -> str:
     require(path is not None, f"{name} is not installed")
     assert path is not None
     return path
+
+
+def run_node_tests(files: Sequence[Path], cwd: Path, env: Mapping[str, str] | None = None) -> int:
+    """Run ``node --test`` on ``files``; assert none failed, return how many passed."""
+    node = require_executable("node")
+    result = subprocess.run(
+        [node, "--test", *map(str, files)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    passed = re.search(r"^# pass (\d+)$", output, re.M)
+    failed = re.search(r"^# fail (\d+)$", output, re.M)
+    assert passed and failed, output[-2000:]
+    assert int(failed.group(1)) == 0
+    return int(passed.group(1))

@@ -8,38 +8,22 @@ covers the rest of the page in Chromium. Skipped without Node, except under CI.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 from apidocs.document import build_document
 from tests.apidocs.support import ShowcaseGateway
-from tests.services import require_executable
+from tests.services import run_node_tests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JS_TESTS = sorted((Path(__file__).parent / "js").glob("*.test.mjs"))
 
 
 def test_the_document_reader_passes_its_node_tests(tmp_path: Path) -> None:
-    node = require_executable("node")
     document = tmp_path / "asyncapi.json"
     document.write_text(json.dumps(build_document(ShowcaseGateway)))
-    result = subprocess.run(
-        [node, "--test", *map(str, JS_TESTS)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "ASYNCAPI_DOCUMENT": str(document)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    passed = re.search(r"^# pass (\d+)$", output, re.M)
-    failed = re.search(r"^# fail (\d+)$", output, re.M)
-    assert passed and failed, output[-2000:]
-    assert int(failed.group(1)) == 0
-    assert int(passed.group(1)) == 7  # fewer means tests were lost
+    passed = run_node_tests(JS_TESTS, REPO_ROOT, {"ASYNCAPI_DOCUMENT": str(document)})
+    assert passed == 7  # fewer means tests were lost
 
 
 def test_the_page_imports_nothing_from_outside_the_packages() -> None:
