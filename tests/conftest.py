@@ -91,6 +91,16 @@ def _fresh_redis_layer_per_test() -> None:
         channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
+@pytest.fixture(
+    params=stacks.CONNECTION_LIFETIMES, ids=lambda p: f"max_age={p[0]},health_checks={p[1]}"
+)
+def connection_lifetime(request: pytest.FixtureRequest) -> Any:
+    """Run the test once per ``(CONN_MAX_AGE, CONN_HEALTH_CHECKS)`` pair worth proving."""
+    previous = stacks.set_connection_lifetime(*request.param)
+    yield request.param
+    stacks.set_connection_lifetime(*previous)
+
+
 @pytest.fixture
 async def layer() -> AsyncIterator[InMemoryChannelLayer | InspectableRedisChannelLayer]:
     """The test stack's channel layer, empty before and after the test.

@@ -42,6 +42,14 @@ in_memory_layer_only = pytest.mark.skipif(
     "channels_redis (CG_TEST_STACK=production)",
 )
 
+#: For tests of what only a real PostgreSQL server does (statement timeouts,
+#: connections the server drops); the production run has them.
+postgres_only = pytest.mark.skipif(
+    not PRODUCTION,
+    reason="needs a real PostgreSQL server: runs on the production stack "
+    "(CG_TEST_STACK=production, part of make test)",
+)
+
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 

@@ -28,7 +28,6 @@ from tests.hypermedia.support import (
     link,
     table,
 )
-from tests.stacks import CONNECTION_LIFETIMES, set_connection_lifetime
 from tests.testapp.models_hypermedia import HyperBook, HyperDog, HyperNote
 
 
@@ -326,13 +325,6 @@ class MembersOnlyBooks(BookConsumer):
 
 class MembersGateway(NotesGateway):
     streams = {**NotesGateway.streams, "books": MembersOnlyBooks}
-
-
-@pytest.fixture(params=CONNECTION_LIFETIMES, ids=lambda p: f"max_age={p[0]},health_checks={p[1]}")
-def connection_lifetime(request: Any) -> Any:
-    previous = set_connection_lifetime(*request.param)
-    yield request.param
-    set_connection_lifetime(*previous)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -24,7 +24,6 @@ from streams.threads import (
     call_in_every_action_thread,
     run_in_action_thread,
 )
-from tests.stacks import CONNECTION_LIFETIMES, set_connection_lifetime
 from tests.streams.support import BookSerializer, make_books, make_user
 from tests.testapp.models_streams import StreamsAuthor, StreamsBook
 
@@ -115,13 +114,6 @@ class GuardedBooks(CreateModelMixin, PatchModelMixin, DeleteModelMixin, GenericA
     queryset = StreamsBook.objects.all()
     serializer_class = BookSerializer
     permission_classes = [drf_permissions.IsAuthenticated, OwnerlessOnly]
-
-
-@pytest.fixture(params=CONNECTION_LIFETIMES, ids=lambda p: f"max_age={p[0]},health_checks={p[1]}")
-def connection_lifetime(request):
-    previous = set_connection_lifetime(*request.param)
-    yield request.param
-    set_connection_lifetime(*previous)
 
 
 @pytest.fixture
