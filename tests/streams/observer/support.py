@@ -172,3 +172,18 @@ def push(action: str, data: Any, status: int, request_id: Any) -> dict[str, Any]
         "response_status": status,
         "request_id": request_id,
     }
+
+
+class WriteWhileReading(ItemConsumer):
+    """Another writer commits after the snapshot was read and before it is sent:
+    ``get_serializer`` runs between the two, so the write happens there."""
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("many"):
+            ObsItem.objects.create(name="racer", color="red")
+        else:
+            ObsItem.objects.filter(pk=kwargs["instance"].pk).update(count=42)
+        return super().get_serializer(*args, **kwargs)
+
+
+RACE_APP = Gateway.as_asgi(streams={"items": WriteWhileReading})
