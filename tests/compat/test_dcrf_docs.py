@@ -517,6 +517,19 @@ def test_modules_and_names_dcrf_users_import():
     from streams.exceptions import ActionMissingException
     from streams.observer.generics import ObserverAPIConsumerMetaclass
     from streams.observer.utils import ObjPartial
+    from streams.permissions import (
+        AND,
+        NOT,
+        OR,
+        AllowAny,
+        BasePermission,
+        BasePermissionMetaclass,
+        IsAuthenticated,
+        OperandHolder,
+        OperationHolderMixin,
+        SingleOperandHolder,
+        WrappedDRFPermission,
+    )
     from streams.scope_utils import ensure_async
     from streams.settings import api_settings, reload_api_settings
 
@@ -531,6 +544,12 @@ def test_modules_and_names_dcrf_users_import():
     assert WithMeta.available_actions == {"ping": "ping"}
     assert ActionMissingException.status_code == 405
     assert callable(ObjPartial) and callable(ensure_async)
+    assert isinstance(BasePermission, BasePermissionMetaclass)
+    assert issubclass(BasePermissionMetaclass, OperationHolderMixin)
+    assert isinstance(IsAuthenticated & AllowAny, OperandHolder)
+    assert isinstance(~AllowAny, SingleOperandHolder)
+    for permission in (AND, OR, NOT, AllowAny, IsAuthenticated, WrappedDRFPermission):
+        assert issubclass(permission, BasePermission)
     reload_api_settings(setting="CHANNELS_GATEWAY")
     assert api_settings.PAGE_SIZE is None
 

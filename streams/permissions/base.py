@@ -1,27 +1,17 @@
-"""Permissions: who may connect, run an action, or see an object.
+"""The permission protocol and its algebra: ``BasePermission``, ``&``, ``|``, ``~``.
 
-Signatures follow DCRF: ``has_permission(scope, consumer, action, **kwargs)``,
-``can_connect(scope, consumer, message)`` and, new here,
-``has_object_permission(scope, consumer, action, obj, **kwargs)``. Each may be
-sync or async (return a bool or an awaitable of one).
+A permission answers three hooks, each sync or async (see
+:mod:`streams.permissions.decisions`). Composition works as in DRF, at any
+depth and on classes or instances; a composed expression is an ordinary operand
+again (DCRF crashed on ``(A & B) | A``). Operators short-circuit as in DRF and
+stay synchronous as long as the operands they evaluate are.
 
-Composition works as in DRF, at any depth and on classes or instances::
+Everything here refers to everything else (a permission's ``&`` builds an
+``AND``, which is a permission; resolving an entry may wrap a DRF permission),
+so it is one module; what a DRF permission is asked lives in
+:mod:`streams.permissions.drf`.
 
-    permission_classes = [(IsAuthenticated & IsOwner) | ~IsReadOnly]
-
-DCRF crashed on nested expressions such as ``(A & B) | A``; here a composed
-expression is an ordinary operand again. Operators short-circuit as in DRF and
-stay synchronous as long as the operands they evaluate are, so a composition of
-sync permissions costs no event-loop hop when object permissions are checked in
-the database thread.
-
-DRF permission classes (``rest_framework.permissions.BasePermission``
-subclasses, their instances, and DRF's own ``&``/``|``/``~`` compositions) may
-be listed directly: :func:`get_permission_instances` wraps each in
-:class:`WrappedDRFPermission`, which hands DRF a request built from the scope
-(see :mod:`streams.scope_utils`) and the consumer as the view.
-
-Two deliberate choices, documented because they differ from the obvious:
+Three deliberate choices, documented because they differ from the obvious:
 
 * ``~X`` leaves alone a hook that ``X`` does not define. ``BasePermission``'s
   hooks allow by default, meaning "no opinion"; negating that would turn
@@ -40,66 +30,15 @@ Two deliberate choices, documented because they differ from the obvious:
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from rest_framework import permissions as drf_permissions
 
-from streams.scope_utils import drf_request_from_scope
-
-#: What a permission hook returns: a bool, or an awaitable of one.
-Decision = Any
-
-__all__ = [
-    "AND",
-    "NOT",
-    "OR",
-    "AllowAny",
-    "BasePermission",
-    "BasePermissionMetaclass",
-    "IsAuthenticated",
-    "OperandHolder",
-    "OperationHolderMixin",
-    "SingleOperandHolder",
-    "WrappedDRFPermission",
-    "ensure_permission",
-    "get_permission_instances",
-]
+from streams.permissions.decisions import Decision, as_bool, negate, not_refused, then
+from streams.permissions.drf import ask_drf
 
 HOOKS = ("has_permission", "can_connect", "has_object_permission")
-
-
-# --------------------------------------------------------------- sync/async glue
-def _then(result: Decision, step: Callable[[Any], Decision]) -> Decision:
-    """Apply ``step`` to ``result``, awaiting first only if ``result`` is awaitable.
-
-    This keeps compositions of sync operands fully synchronous.
-    """
-    if inspect.isawaitable(result):
-        return _then_async(result, step)
-    return step(result)
-
-
-async def _then_async(result: Awaitable[Any], step: Callable[[Any], Decision]) -> Any:
-    value = step(await result)
-    if inspect.isawaitable(value):
-        value = await value
-    return value
-
-
-def _as_bool(result: Decision) -> Decision:
-    return _then(result, bool)
-
-
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 # ------------------------------------------------------------- class operators
@@ -200,7 +139,7 @@ class BasePermission(metaclass=BasePermissionMetaclass):
         """
         if not self.defines("can_connect"):
             return None
-        return _as_bool(self.can_connect(scope, consumer, message))
+        return as_bool(self.can_connect(scope, consumer, message))
 
     # Instance operators: ``IsAuthenticated() & IsOwner()``.
     def __and__(self, other: Any) -> AND:
@@ -217,29 +156,6 @@ class BasePermission(metaclass=BasePermissionMetaclass):
 
     def __invert__(self) -> NOT:
         return NOT(self)
-
-
-class AllowAny(BasePermission):
-    """Allows every action (and so ``~AllowAny`` refuses every action)."""
-
-    def has_permission(
-        self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
-    ) -> Decision:
-        return True
-
-
-class IsAuthenticated(BasePermission):
-    """Allows actions only to an authenticated ``scope["user"]``.
-
-    Connections are still accepted, so anonymous clients get a 403 per action
-    and the socket's public streams keep working.
-    """
-
-    def has_permission(
-        self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
-    ) -> Decision:
-        user = scope.get("user")
-        return bool(user is not None and user.is_authenticated)
 
 
 class _Binary(BasePermission):
@@ -260,17 +176,15 @@ class AND(_Binary):
     def has_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
     ) -> Decision:
-        return _then(
+        return then(
             self.op1.has_permission(scope, consumer, action, **kwargs),
             lambda ok: (
-                _as_bool(self.op2.has_permission(scope, consumer, action, **kwargs))
-                if ok
-                else False
+                as_bool(self.op2.has_permission(scope, consumer, action, **kwargs)) if ok else False
             ),
         )
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+        return then(self.connect_verdict(scope, consumer, message), not_refused)
 
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
@@ -278,20 +192,20 @@ class AND(_Binary):
         def with_second(first: bool | None) -> Decision:
             if first is False:
                 return False
-            return _then(
+            return then(
                 self.op2.connect_verdict(scope, consumer, message),
                 lambda second: False if second is False else (True if first and second else None),
             )
 
-        return _then(self.op1.connect_verdict(scope, consumer, message), with_second)
+        return then(self.op1.connect_verdict(scope, consumer, message), with_second)
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
     ) -> Decision:
-        return _then(
+        return then(
             self.op1.has_object_permission(scope, consumer, action, obj, **kwargs),
             lambda ok: (
-                _as_bool(self.op2.has_object_permission(scope, consumer, action, obj, **kwargs))
+                as_bool(self.op2.has_object_permission(scope, consumer, action, obj, **kwargs))
                 if ok
                 else False
             ),
@@ -309,15 +223,15 @@ class OR(_Binary):
     def has_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
     ) -> Decision:
-        return _then(
+        return then(
             self.op1.has_permission(scope, consumer, action, **kwargs),
             lambda ok: (
-                True if ok else _as_bool(self.op2.has_permission(scope, consumer, action, **kwargs))
+                True if ok else as_bool(self.op2.has_permission(scope, consumer, action, **kwargs))
             ),
         )
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+        return then(self.connect_verdict(scope, consumer, message), not_refused)
 
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
@@ -325,7 +239,7 @@ class OR(_Binary):
         def with_second(first: bool | None) -> Decision:
             if first is True:
                 return True
-            return _then(
+            return then(
                 self.op2.connect_verdict(scope, consumer, message),
                 lambda second: (
                     True
@@ -334,22 +248,22 @@ class OR(_Binary):
                 ),
             )
 
-        return _then(self.op1.connect_verdict(scope, consumer, message), with_second)
+        return then(self.op1.connect_verdict(scope, consumer, message), with_second)
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
     ) -> Decision:
         def operand_allows(op: BasePermission) -> Decision:
-            return _then(
+            return then(
                 op.has_permission(scope, consumer, action, **kwargs),
                 lambda ok: (
-                    _as_bool(op.has_object_permission(scope, consumer, action, obj, **kwargs))
+                    as_bool(op.has_object_permission(scope, consumer, action, obj, **kwargs))
                     if ok
                     else False
                 ),
             )
 
-        return _then(
+        return then(
             operand_allows(self.op1),
             lambda ok: True if ok else operand_allows(self.op2),
         )
@@ -369,15 +283,15 @@ class NOT(BasePermission):
     ) -> Decision:
         if not self.op1.defines("has_permission"):
             return True
-        return _then(self.op1.has_permission(scope, consumer, action, **kwargs), _negate)
+        return then(self.op1.has_permission(scope, consumer, action, **kwargs), negate)
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return _then(self.connect_verdict(scope, consumer, message), _not_refused)
+        return then(self.connect_verdict(scope, consumer, message), not_refused)
 
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
     ) -> Decision:
-        return _then(
+        return then(
             self.op1.connect_verdict(scope, consumer, message),
             lambda verdict: None if verdict is None else not verdict,
         )
@@ -387,38 +301,18 @@ class NOT(BasePermission):
     ) -> Decision:
         if not self.op1.defines("has_object_permission"):
             return True
-        return _then(
-            self.op1.has_object_permission(scope, consumer, action, obj, **kwargs), _negate
-        )
+        return then(self.op1.has_object_permission(scope, consumer, action, obj, **kwargs), negate)
 
     def __repr__(self) -> str:
         return f"NOT({self.op1!r})"
-
-
-def _negate(value: Any) -> bool:
-    return not value
-
-
-def _not_refused(verdict: bool | None) -> bool:
-    """A connection goes ahead unless the verdict is a certain refusal."""
-    return verdict is not False
 
 
 # ------------------------------------------------------------ DRF permissions
 class WrappedDRFPermission(BasePermission):
     """Runs a DRF permission against a request built from the scope.
 
-    The request's method follows the action: the method it declares
-    (``@action(method="GET")``), else the standard verb of its name (list and
-    retrieve GET, create POST, update PUT, patch PATCH, delete DELETE), else
-    ``POST``, so an undeclared custom action is judged as a write. ``META`` holds the
-    handshake headers as ``HTTP_*``, where DRF authentication and permissions
-    look. The consumer is the view, so ``DjangoModelPermissions`` finds
-    ``get_queryset()``/``queryset`` on it.
-
-    DRF permissions are sync and may query the database (``user.has_perm``):
-    called on the event loop they run in the database thread; called from the
-    database thread (object checks inside sync actions) they run in place.
+    How DRF is asked (the request's method and headers, which thread) is
+    :func:`streams.permissions.drf.ask_drf`.
     """
 
     def __init__(self, permission: drf_permissions.BasePermission) -> None:
@@ -440,47 +334,17 @@ class WrappedDRFPermission(BasePermission):
 
     def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
         """DRF's ``has_permission`` for a ``HEAD`` request (DCRF's connect check)."""
-        return self._call(
-            self._has_permission, self.permission.has_permission, scope, consumer, "connect"
-        )
+        return ask_drf(self.permission, scope, consumer, "connect")
 
     def has_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, **kwargs: Any
     ) -> Decision:
-        return self._call(
-            self._has_permission, self.permission.has_permission, scope, consumer, action
-        )
+        return ask_drf(self.permission, scope, consumer, action)
 
     def has_object_permission(
         self, scope: dict[str, Any], consumer: Any, action: str, obj: Any, **kwargs: Any
     ) -> Decision:
-        return self._call(
-            self._has_object_permission,
-            self.permission.has_object_permission,
-            scope,
-            consumer,
-            action,
-            obj,
-        )
-
-    def _has_permission(self, scope: dict[str, Any], consumer: Any, action: str) -> Any:
-        request = drf_request_from_scope(scope, action, consumer)
-        return self.permission.has_permission(request, consumer)
-
-    def _has_object_permission(
-        self, scope: dict[str, Any], consumer: Any, action: str, obj: Any
-    ) -> Any:
-        request = drf_request_from_scope(scope, action, consumer)
-        return self.permission.has_object_permission(request, consumer, obj)
-
-    @staticmethod
-    def _call(runner: Callable[..., Any], hook: Callable[..., Any], *args: Any) -> Decision:
-        if inspect.iscoroutinefunction(hook):
-            # An async DRF-style hook needs no thread.
-            return _as_bool(runner(*args))
-        if _on_event_loop():
-            return _as_bool(database_sync_to_async(runner)(*args))
-        return _as_bool(runner(*args))
+        return ask_drf(self.permission, scope, consumer, action, obj)
 
     def __repr__(self) -> str:
         return f"WrappedDRFPermission({type(self.permission).__qualname__})"
