@@ -26,19 +26,22 @@ from __future__ import annotations
 
 import inspect
 import logging
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
-from django.db.models import Model
 from rest_framework import filters as drf_filters
 
-from apidocs.schemas import SerializerSchemas, component_ref, model_field_schema
-from apidocs.wire import POSITION, RESUME, RESUME_RESULT
-from gateway.routing import Route, RouteTable, StreamScope
+from apidocs.model_fields import SCALAR, field_at_path, field_filter_parameters, model_of
+from apidocs.operations import Operation, Push, StreamContext
+from apidocs.schemas import model_field_schema
+from apidocs.shapes import page_schema, pk_only, resumable, snapshot_schema
+from apidocs.signatures import (
+    FRAME_KEYS,
+    action_signature,
+    annotation_schema,
+    docstring_parts,
+    is_json,
+)
 from streams import mixins
 from streams.filters import DRFFilterBackendAdapter, FieldFilterBackend
 from streams.observer.generics import ObserverModelInstanceMixin, ObserverModelListMixin
@@ -55,101 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Keys every request may carry besides the action's own.
-FRAME_KEYS = frozenset({"action", "request_id"})
-
-_LIST_LOOKUPS = frozenset({"in", "range"})
-
-
-@dataclass
-class Push:
-    """A message a subscription sends later, with the subscribe's ``request_id``."""
-
-    action: str
-    status: int
-    data: dict[str, Any]
-    description: str = ""
-
-
-@dataclass
-class Operation:
-    """One action of one stream, as the document describes it."""
-
-    action: str
-    summary: str = ""
-    description: str = ""
-    #: payload key -> JSON schema (besides ``action`` and ``request_id``)
-    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
-    required: list[str] = field(default_factory=list)
-    #: Whether keys other than ``parameters`` are accepted (``**kwargs``).
-    open_parameters: bool = True
-    #: Schema of the success reply's ``data``.
-    reply: dict[str, Any] = field(default_factory=dict)
-    #: Optional keys of the success reply besides the five (e.g. ``positions``).
-    reply_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
-    statuses: tuple[int, ...] = (200,)
-    #: Several replies share the request's ``request_id`` (streamed lists).
-    streamed: bool = False
-    pushes: list[Push] = field(default_factory=list)
-    #: The HTTP method permission classes see for this action.
-    method: str | None = None
-
-
-@dataclass
-class StreamContext:
-    """One stream being described: its route, consumer and the document's components."""
-
-    name: str
-    route: Route
-    routes: RouteTable
-    schemas: SerializerSchemas
-    ws_path: str = "/"
-
-    @property
-    def consumer_class(self) -> type | None:
-        return self.route.consumer_class
-
-    def instance(self) -> Any:
-        """A consumer instance on a made-up anonymous scope, to ask its hooks.
-
-        Nothing runs on it but ``get_*`` hooks (serializer class, context,
-        filter backends); it never connects.
-        """
-        cached = self.__dict__.get("_instance")
-        if cached is None:
-            consumer_class = self.consumer_class
-            try:
-                # With the route's as_asgi(**initkwargs) when the gateway knows them.
-                cached = self.route.new_instance()
-                if cached is None and consumer_class is not None:
-                    cached = consumer_class()
-            except Exception as exc:
-                raise TypeError(
-                    f"AsyncAPI: cannot create {consumer_class!r} (stream {self.name!r}) to ask "
-                    f"its hooks: {exc}. Mount it as Consumer.as_asgi(**initkwargs), or give it "
-                    "an asyncapi_schema (apidocs.inspector.ConsumerSchema) that does not."
-                ) from exc
-            if cached is not None:
-                cached.scope = {
-                    "type": "websocket",
-                    "path": self.ws_path,
-                    "headers": [],
-                    "query_string": b"",
-                    "user": AnonymousUser(),
-                    "gateway": StreamScope(self.routes, self.name),
-                }
-            self.__dict__["_instance"] = cached
-        return cached
-
-
-def _docstring(obj: Any) -> tuple[str, str]:
-    """``(summary, description)`` from ``obj``'s docstring."""
-    doc = inspect.getdoc(obj) or ""
-    if not doc:
-        return "", ""
-    first, _, rest = doc.partition("\n\n")
-    return " ".join(first.split()), rest.strip()
 
 
 class ConsumerSchema:
@@ -181,9 +89,9 @@ class ConsumerSchema:
             self.describe_view_action(context, name, operation)
         else:
             method = getattr(consumer_class, entry.attribute, None)
-            operation.summary, operation.description = _docstring(method)
+            operation.summary, operation.description = docstring_parts(method)
             if not self.describe_known_action(context, name, operation):
-                self.describe_from_signature(_signature(method, entry), operation)
+                self.describe_from_signature(action_signature(method, entry), operation)
         extra = getattr(entry.spec, "extra", None) or {}
         self.apply_overrides(operation, extra.get("asyncapi"))
         return operation
@@ -211,7 +119,7 @@ class ConsumerSchema:
             )
             if paginated:
                 op.parameters.update(self.get_pagination_parameters(context))
-                op.reply = _page_schema(
+                op.reply = page_schema(
                     listed, streamed=issubclass(cls, mixins.StreamedPaginatedListMixin)
                 )
                 if issubclass(cls, mixins.StreamedPaginatedListMixin):
@@ -252,14 +160,14 @@ class ConsumerSchema:
             return True
         if name == "subscribe_instance" and issubclass(cls, ObserverModelInstanceMixin):
             self._lookup(context, op)
-            op.parameters["snapshot"] = _snapshot_schema("the current object")
-            _resumable(op)
+            op.parameters["snapshot"] = snapshot_schema("the current object")
+            resumable(op)
             item = self.serializer_ref(context, "retrieve", "reply")
             op.reply = {"anyOf": [{"type": "null"}, item]}
             op.statuses = (201,)
             op.pushes = [
                 Push("update", 200, item, "The object changed (its new state)."),
-                Push("delete", 204, _pk_only(context), "The object was deleted."),
+                Push("delete", 204, pk_only(context), "The object was deleted."),
             ]
             return True
         if name == "unsubscribe_instance" and issubclass(cls, ObserverModelInstanceMixin):
@@ -269,15 +177,15 @@ class ConsumerSchema:
             return True
         if name == "subscribe_list" and issubclass(cls, ObserverModelListMixin):
             op.parameters.update(self.get_filter_parameters(context))
-            op.parameters["snapshot"] = _snapshot_schema("the current list")
-            _resumable(op)
+            op.parameters["snapshot"] = snapshot_schema("the current list")
+            resumable(op)
             item = self.serializer_ref(context, "list", "reply")
             op.reply = {"anyOf": [{"type": "null"}, {"type": "array", "items": item}]}
             op.statuses = (201,)
             op.pushes = [
                 Push("create", 201, item, "An object entered the filtered set."),
                 Push("update", 200, item, "An object of the set changed."),
-                Push("delete", 204, _pk_only(context), "An object left the set or was deleted."),
+                Push("delete", 204, pk_only(context), "An object left the set or was deleted."),
             ]
             return True
         if name == "unsubscribe_list" and issubclass(cls, ObserverModelListMixin):
@@ -293,9 +201,7 @@ class ConsumerSchema:
                 "query": {
                     "type": "object",
                     "description": "Query parameters (request.GET).",
-                    "additionalProperties": {
-                        "anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]
-                    },
+                    "additionalProperties": {"anyOf": [SCALAR, {"type": "array", "items": SCALAR}]},
                 },
                 "parameters": {
                     "type": "object",
@@ -318,10 +224,10 @@ class ConsumerSchema:
                 continue
             if parameter.kind is inspect.Parameter.VAR_POSITIONAL or parameter.name in FRAME_KEYS:
                 continue
-            schema = _annotation_schema(parameter.annotation)
+            schema = annotation_schema(parameter.annotation)
             if parameter.default is inspect.Parameter.empty:
                 op.required.append(parameter.name)
-            elif _is_json(parameter.default):
+            elif is_json(parameter.default):
                 schema = {**schema, "default": parameter.default}
             op.parameters[parameter.name] = schema
 
@@ -382,11 +288,11 @@ class ConsumerSchema:
         key = str(
             getattr(consumer, "lookup_url_kwarg", None) or getattr(consumer, "lookup_field", "pk")
         )
-        model = _model_of(consumer)
+        model = model_of(consumer)
         schema: dict[str, Any] = {"type": ["integer", "string"]}
         if model is not None:
             lookup_field = getattr(consumer, "lookup_field", "pk")
-            model_field = _model_field(model, lookup_field)
+            model_field = field_at_path(model, lookup_field)
             if model_field is not None:
                 schema = model_field_schema(model_field)
         return key, {**schema, "description": "Which object (the stream's lookup field)."}
@@ -409,7 +315,7 @@ class ConsumerSchema:
         if callable(own):
             return dict(own(consumer))
         if isinstance(instance, FieldFilterBackend):
-            return _field_filter_parameters(instance, consumer)
+            return field_filter_parameters(instance, consumer)
         if isinstance(instance, drf_filters.BaseFilterBackend):
             try:
                 described = instance.get_schema_operation_parameters(consumer)
@@ -448,144 +354,6 @@ class ConsumerSchema:
         key, schema = self.get_lookup(context)
         op.parameters[key] = schema
         op.required.append(key)
-
-
-_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean"]}
-
-
-def _signature(method: Any, entry: RegisteredAction) -> inspect.Signature:
-    """The action's signature with string annotations evaluated, when they can be."""
-    func = getattr(method, "__func__", method)
-    if func is None:
-        return entry.signature
-    try:
-        return inspect.signature(func, eval_str=True)
-    except Exception:  # an annotation naming what only type checkers import
-        return entry.signature
-
-
-def _snapshot_schema(what: str) -> dict[str, Any]:
-    return {
-        "type": "boolean",
-        "default": False,
-        "description": f"Reply with {what} as data (the subscription starts first).",
-    }
-
-
-def _resumable(op: Operation) -> None:
-    """Subscribes take ``resume`` and answer ``positions``/``resume`` (observers with history)."""
-    op.parameters["resume"] = component_ref(RESUME)
-    op.reply_extras["positions"] = {"type": "array", "items": component_ref(POSITION)}
-    op.reply_extras["resume"] = component_ref(RESUME_RESULT)
-
-
-def _pk_only(context: StreamContext) -> dict[str, Any]:
-    model = _model_of(context.instance())
-    pk = model_field_schema(model._meta.pk) if model is not None else {}
-    return {"type": "object", "properties": {"pk": pk}, "required": ["pk"]}
-
-
-def _page_schema(listed: dict[str, Any], streamed: bool) -> dict[str, Any]:
-    properties: dict[str, Any] = {
-        "count": {"type": "integer", "minimum": 0},
-        "results": listed,
-        "limit": {"type": ["integer", "null"]},
-        "offset": {"type": "integer", "minimum": 0},
-    }
-    if streamed:
-        properties["last"] = {"type": "boolean", "description": "true on the final page only"}
-    return {"type": "object", "properties": properties, "required": sorted(properties)}
-
-
-def _model_of(consumer: Any) -> type[Model] | None:
-    """The model of the consumer's ``queryset``, else of ``get_queryset()`` (lazy: no query)."""
-    queryset = getattr(consumer, "queryset", None)
-    if queryset is None and callable(getattr(consumer, "get_queryset", None)):
-        try:
-            queryset = consumer.get_queryset()
-        except Exception:  # a hook that needs a real user or message
-            queryset = None
-    model = getattr(queryset, "model", None)
-    return model if isinstance(model, type) else None
-
-
-def _model_field(model: type[Model], path: str) -> Any:
-    """The model field at ``path`` (``author__name``), or ``None``."""
-    field_: Any = None
-    current: Any = model
-    for step in path.split("__"):
-        if current is None:
-            return None
-        try:
-            field_ = current._meta.pk if step == "pk" else current._meta.get_field(step)
-        except Exception:
-            return None
-        current = getattr(field_, "related_model", None)
-    return field_
-
-
-def _field_filter_parameters(backend: FieldFilterBackend, consumer: Any) -> dict[str, Any]:
-    model = _model_of(consumer)
-    parameters: dict[str, Any] = {}
-    for path, lookups in backend.get_filter_fields(consumer).items():
-        model_field = _model_field(model, path) if model is not None else None
-        value = model_field_schema(model_field) if model_field is not None else dict(_SCALAR)
-        for lookup in lookups:
-            key = path if lookup == "exact" else f"{path}__{lookup}"
-            if lookup in _LIST_LOOKUPS:
-                schema: dict[str, Any] = {"type": "array", "items": value}
-                if lookup == "range":
-                    schema.update(minItems=2, maxItems=2)
-            elif lookup == "isnull":
-                schema = {"type": "boolean"}
-            elif lookup in (
-                "contains",
-                "icontains",
-                "startswith",
-                "istartswith",
-                "endswith",
-                "iendswith",
-                "iexact",
-                "regex",
-                "iregex",
-            ):
-                schema = {"type": "string"}
-            else:
-                schema = dict(value)
-            schema["description"] = f"Filter: {path} {lookup}."
-            parameters[key] = schema
-    return parameters
-
-
-_ANNOTATIONS: dict[Any, dict[str, Any]] = {
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    str: {"type": "string"},
-    bool: {"type": "boolean"},
-    dict: {"type": "object"},
-    list: {"type": "array"},
-    type(None): {"type": "null"},
-}
-
-
-def _annotation_schema(annotation: Any) -> dict[str, Any]:
-    """A schema for a parameter annotation; ``{}`` (any JSON) when unknown."""
-    if isinstance(annotation, str):
-        annotation = {"int": int, "float": float, "str": str, "bool": bool}.get(annotation)
-    if annotation in _ANNOTATIONS:
-        return dict(_ANNOTATIONS[annotation])
-    origin = typing.get_origin(annotation)
-    if origin in (dict, list):
-        return dict(_ANNOTATIONS[origin])
-    if origin in (typing.Union, types.UnionType):
-        options = [_annotation_schema(arg) for arg in typing.get_args(annotation)]
-        if all(set(option) == {"type"} and isinstance(option["type"], str) for option in options):
-            return {"type": [option["type"] for option in options]}
-    return {}
-
-
-def _is_json(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
 
 
 def consumer_schema_for(consumer_class: type | None) -> ConsumerSchema:

@@ -17,8 +17,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apidocs.inspector import ConsumerSchema, Operation, StreamContext
-from gateway import Gateway
+from apidocs.inspector import ConsumerSchema, Operation, StreamContext, consumer_schema_for
+from apidocs.schemas import SerializerSchemas
+from gateway import Gateway, RouteTable
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
 from streams.filters import FieldFilterBackend
@@ -165,3 +166,15 @@ class ShowcaseGateway(Gateway):
 
 class HypermediaGateway(Gateway):
     streams = HYPERMEDIA_STREAMS
+
+
+# ------------------------------------------------ describing streams in tests
+def operations(streams: dict[str, Any], name: str) -> dict[str, Operation]:
+    routes = RouteTable.from_streams(streams)
+    context = StreamContext(name, routes[name], routes, SerializerSchemas())
+    schema = consumer_schema_for(routes[name].consumer_class)
+    return {op.action: op for op in schema.get_operations(context)}
+
+
+def showcase(name: str) -> dict[str, Operation]:
+    return operations(SHOWCASE_STREAMS, name)

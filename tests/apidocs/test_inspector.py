@@ -7,52 +7,22 @@ from typing import Any
 
 import pytest
 
-from apidocs.inspector import ConsumerSchema, Operation, StreamContext, consumer_schema_for
+from apidocs.inspector import ConsumerSchema, StreamContext, consumer_schema_for
 from apidocs.schemas import SerializerSchemas
 from gateway import RouteTable
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
 from streams.filters import FieldFilterBackend
 from streams.generics import GenericAsyncAPIConsumer
-from streams.mixins import ListModelMixin, PaginatedModelListMixin, RetrieveModelMixin
-from tests.apidocs.support import SHOWCASE_STREAMS, ClockSchema, ShowcaseBookSerializer
+from streams.mixins import ListModelMixin, RetrieveModelMixin
+from tests.apidocs.support import (
+    SHOWCASE_STREAMS,
+    ClockSchema,
+    ShowcaseBookSerializer,
+    operations,
+    showcase,
+)
 from tests.testapp.models_streams import StreamsBook
-
-
-def operations(streams: dict[str, Any], name: str) -> dict[str, Operation]:
-    routes = RouteTable.from_streams(streams)
-    context = StreamContext(name, routes[name], routes, SerializerSchemas())
-    schema = consumer_schema_for(routes[name].consumer_class)
-    return {op.action: op for op in schema.get_operations(context)}
-
-
-def showcase(name: str) -> dict[str, Operation]:
-    return operations(SHOWCASE_STREAMS, name)
-
-
-def test_list_takes_declared_filters_drf_backends_and_pages() -> None:
-    op = showcase("books")["list"]
-    params = op.parameters
-    assert params["pages"]["type"] == "integer"
-    assert params["pages__in"]["type"] == "array"
-    assert params["pages__range"]["minItems"] == params["pages__range"]["maxItems"] == 2
-    assert params["author__name__icontains"]["type"] == "string"
-    assert params["search"]["type"] == "string"  # DRF SearchFilter's own description
-    assert params["ordering"]["type"] == "string"
-    assert {"limit", "offset"} <= set(params)
-    assert op.streamed is True
-    assert set(op.reply["required"]) == {"count", "results", "limit", "offset", "last"}
-
-
-def test_paginated_list_without_a_paginator_replies_a_plain_list() -> None:
-    class Plain(PaginatedModelListMixin, GenericAsyncAPIConsumer):
-        queryset = StreamsBook.objects.all()
-        serializer_class = ShowcaseBookSerializer
-        pagination_class = None
-
-    op = operations({"plain": Plain}, "plain")["list"]
-    assert op.reply["type"] == "array"
-    assert "limit" not in op.parameters
 
 
 def test_retrieve_update_patch_delete_take_the_lookup_key() -> None:
@@ -66,38 +36,6 @@ def test_retrieve_update_patch_delete_take_the_lookup_key() -> None:
     }
     assert ops["create"].statuses == (201,) and ops["delete"].statuses == (204,)
     assert ops["delete"].reply == {"type": "null"}
-
-
-def test_subscribe_actions_take_snapshot_and_list_filters() -> None:
-    ops = showcase("live-authors")
-    assert ops["subscribe_instance"].parameters["snapshot"]["type"] == "boolean"
-    assert ops["subscribe_instance"].required == ["pk"]
-    assert ops["subscribe_list"].parameters["name"]["type"] == "string"
-    assert [push.action for push in ops["subscribe_list"].pushes] == ["create", "update", "delete"]
-    assert ops["unsubscribe_list"].statuses == (204,)
-
-
-def test_custom_actions_are_described_from_their_signature_and_docstring() -> None:
-    op = showcase("books")["count_pages"]
-    assert op.summary == "Total pages of the books in a range."
-    assert op.description == "Sums ``pages`` of every book with at least ``minimum`` pages."
-    assert op.parameters == {
-        "minimum": {"type": "integer"},
-        "maximum": {"type": ["integer", "null"], "default": None},
-    }
-    assert op.required == ["minimum"]
-    assert op.open_parameters is True  # it takes **kwargs
-
-
-def test_a_signature_without_kwargs_closes_the_payload() -> None:
-    class Strict(AsyncAPIConsumer):
-        @action()
-        async def add(self, a: int, b: int = 2, action: str = "add") -> tuple[int, int]:
-            return a + b, 200
-
-    op = operations({"strict": Strict}, "strict")["add"]
-    assert op.open_parameters is False
-    assert op.parameters["b"] == {"type": "integer", "default": 2}
 
 
 def test_action_asyncapi_overrides_win() -> None:
@@ -203,15 +141,3 @@ def test_descriptions_come_from_docstrings() -> None:
     assert describe("plain").startswith("An ASGI application")
     # A class without its own docstring does not inherit its base's.
     assert describe("live-authors") == ""
-
-
-def test_a_consumer_that_cannot_be_created_is_an_error_naming_the_fix() -> None:
-    class NeedsArgs(RetrieveModelMixin, GenericAsyncAPIConsumer):
-        queryset = StreamsBook.objects.all()
-        serializer_class = ShowcaseBookSerializer
-
-        def __init__(self, token: str) -> None:
-            super().__init__()
-
-    with pytest.raises(TypeError, match=r"cannot create .*NeedsArgs.* give it an asyncapi_schema"):
-        operations({"needs": NeedsArgs}, "needs")
