@@ -105,6 +105,21 @@ def inject(message: dict[str, Any]) -> None:
         message[MESSAGE_KEY] = carrier
 
 
+def delivering() -> bool:
+    """Would a delivery span be recorded? Not while no tracer provider is set.
+
+    Until the application sets one, the API hands out a proxy whose spans
+    record nothing, yet starting one and making it current costs several
+    context managers: a tenth of a fan-out's time per subscriber (1,000
+    subscribers, docs/PERFORMANCE.md). Callers skip :func:`delivery` then.
+    """
+    if trace is None:
+        return False
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
 @contextlib.contextmanager
 def delivery(message: dict[str, Any], observer: str) -> Iterator[None]:
     """A ``streams.observer.deliver`` span around handling ``message``, linked

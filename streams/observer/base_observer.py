@@ -366,7 +366,7 @@ class BaseObserver:
         request_ids = self.request_ids(consumer, group)
         if request_ids is None:
             return
-        if tracing.ENABLED:
+        if tracing.ENABLED and tracing.delivering():
             with tracing.delivery(message, type(self).__qualname__):
                 await self._receive_in_order(consumer, message, group, request_ids)
         else:

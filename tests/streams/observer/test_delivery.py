@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from gateway import Gateway
 from streams.observer import delivery
 from streams.observer.delivery import EventCache
-from streams.permissions import BasePermission
+from streams.permissions import AllowAny, BasePermission
 from tests.streams.observer.support import (
     SERIALIZATIONS,
     ItemConsumer,
@@ -105,6 +105,68 @@ async def test_overridden_check_object_permissions_is_used(clients):
     )
     await db(ObsItem.objects.filter(pk=item.pk).update)(count=10)
     await client.assert_no_frames(0.15)
+
+
+class SameInstanceBothChecks(BasePermission):
+    """Records, per instance, which checks of a push it answered."""
+
+    seen: list[list[str]] = []
+
+    def __init__(self) -> None:
+        self.checks: list[str] = []
+        type(self).seen.append(self.checks)
+
+    async def has_permission(self, scope, consumer, action, **kwargs):
+        self.checks.append(f"has_permission:{action}")
+        return True
+
+    def has_object_permission(self, scope, consumer, action, obj, **kwargs):
+        self.checks.append(f"has_object_permission:{action}")
+        return obj.count < 10
+
+
+class OneInstancePerPush(ItemConsumer):
+    permission_classes = [SameInstanceBothChecks]
+
+
+async def test_a_push_is_checked_by_one_permission_instance_as_a_request_is(clients):
+    client = await clients(Gateway.as_asgi(streams={"items": OneInstancePerPush}))
+    item = await db(ObsItem.objects.create)(name="p")
+    await call(client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": 1})
+    SameInstanceBothChecks.seen.clear()
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    assert (await client.receive_from("items", request_id=1))["data"]["count"] == 1
+    assert SameInstanceBothChecks.seen == [
+        ["has_permission:retrieve", "has_object_permission:retrieve"]
+    ]
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=10)  # refused by the object check
+    await client.assert_no_frames(0.15)
+
+
+class CustomAsyncCheckConsumer(ItemConsumer):
+    permission_classes = [AllowAny]
+    refuse = False
+
+    async def check_permissions(self, action, **kwargs):
+        if type(self).refuse:
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied()
+
+
+async def test_overridden_check_permissions_is_used_for_pushes(clients):
+    app = Gateway.as_asgi(streams={"items": CustomAsyncCheckConsumer})
+    item = await db(ObsItem.objects.create)(name="a")
+    client = await clients(app)
+    await call(client, "items", {"action": "subscribe_instance", "pk": item.pk, "request_id": 1})
+    await db(ObsItem.objects.filter(pk=item.pk).update)(count=1)
+    assert (await client.receive_from("items", request_id=1))["data"]["count"] == 1
+    CustomAsyncCheckConsumer.refuse = True
+    try:
+        await db(ObsItem.objects.filter(pk=item.pk).update)(count=2)
+        await client.assert_no_frames(0.15)
+    finally:
+        CustomAsyncCheckConsumer.refuse = False
 
 
 async def test_event_cache_shares_one_computation():
