@@ -41,6 +41,7 @@ from rest_framework.relations import (
 
 from hypermedia.inbound import MALFORMED_MESSAGE, is_pk_value, resolve_link, resolve_pk
 from hypermedia.links import Link, make_link, read_path, split_path
+from hypermedia.planning import PlanStep, column_link_step, identity_link_step
 from hypermedia.resolver import StreamResolver, StreamTarget, resolver_for_scope
 
 __all__ = [
@@ -322,6 +323,17 @@ class HyperChannelsApiRelationField(HyperChannelsApiMixin, RelatedField):
             return value
         return _WithParent(value, instance)
 
+    def plan_step(self, model: type[models.Model]) -> PlanStep | None:
+        """A step for a serializer's plan (:mod:`hypermedia.planning`), or ``None``.
+
+        This exact class over a forward key of ``model`` only: a subclass may
+        change any of the steps the plan skips.
+        """
+        if type(self) is not HyperChannelsApiRelationField or len(self.source_attrs) != 1:
+            return None
+        key = self.forward_key() if _serializer_model(self) is model else None
+        return None if key is None else column_link_step(self, model, key)
+
     def model_of(self, value: Any) -> type[models.Model] | None:
         if isinstance(value, PKOnlyObject):
             key = self.forward_key()
@@ -361,6 +373,12 @@ class HyperlinkedIdentityField(HyperChannelsApiRelationField):
 
     def use_pk_only_optimization(self) -> bool:
         return False
+
+    def plan_step(self, model: type[models.Model]) -> PlanStep | None:
+        """A step for a serializer's plan (this exact class only), or ``None``."""
+        if type(self) is not HyperlinkedIdentityField or self.source_attrs:
+            return None
+        return identity_link_step(self, model)
 
     def to_representation(self, value: Any) -> Link | None:
         value, parent = _unwrap(value)

@@ -13,6 +13,13 @@ directly; every other field (custom classes, hypermedia links,
 steps, in the same order. Serializers that override ``to_representation``
 get no plan at all.
 
+A field class outside DRF can offer a step of its own: a method
+``plan_step(model)`` returning ``step(instance, ret)``, which must put into
+``ret`` exactly what DRF's loop would (or nothing where DRF skips the field),
+or ``None`` to be run DRF's way. ``hypermedia``'s link fields do, so their
+links are planned once per serializer too (this module knows nothing of
+them: ``streams`` never imports ``hypermedia``).
+
 The result is the dict DRF returns (same keys, order and values); the tests in
 ``tests/streams/test_fastpath.py`` compare both over every kind of field.
 """
@@ -197,8 +204,12 @@ class Plan:
             for make in _FAST_STEPS:
                 step = make(field, model)
                 if step is not None:
-                    self.fast += 1
                     break
+            if step is None:
+                plan_step = getattr(field, "plan_step", None)
+                step = plan_step(model) if callable(plan_step) else None
+            if step is not None:
+                self.fast += 1
             self.steps.append(step or _drf_step(field))
 
     def __call__(self, instance: Any) -> dict[str, Any]:

@@ -23,11 +23,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Manager, Model, QuerySet
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, ListSerializer
 
 from streams.consumers import AsyncAPIConsumer
 from streams.errors import NOT_FOUND_MESSAGE, ActionError
-from streams.fastpath import represent
+from streams.fastpath import represent, serializer_data
 from streams.filters import get_filter_backend_instances
 from streams.scope_utils import drf_request_from_scope, method_for_action
 from streams.settings import api_settings
@@ -108,6 +108,14 @@ def _fields_independent_of_instance(serializer_class: type) -> bool:
 _INSTANCE_INDEPENDENT: dict[type, bool] = {}
 
 
+def _list_independent_of_instance(serializer_class: type) -> bool:
+    """As :func:`_fields_independent_of_instance`, and ``many_init`` is DRF's or ours."""
+    many_init = getattr(getattr(serializer_class, "many_init", None), "__func__", None)
+    return _fields_independent_of_instance(serializer_class) and getattr(
+        many_init, "__module__", ""
+    ).startswith(("rest_framework.", "hypermedia."))
+
+
 class GenericAsyncAPIConsumer(AsyncAPIConsumer):
     """Base of model consumers: queryset, serializer, lookup, filters, pagination.
 
@@ -136,6 +144,8 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
         # serializer class -> a serializer kept to represent single objects;
         # see represent().
         self._representers: dict[type, BaseSerializer[Any]] = {}
+        # serializer class -> a ListSerializer kept for lists; see represent_many().
+        self._list_representers: dict[type, ListSerializer[Any]] = {}
 
     # ------------------------------------------------------------- queryset
     def get_queryset(self, **kwargs: Any) -> QuerySet[Any]:
@@ -267,6 +277,39 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
             self._representers[serializer_class] = serializer
         serializer.instance = instance
         return represent(serializer, instance)
+
+    def represent_many(self, objects: Any, action_kwargs: dict[str, Any]) -> Any:
+        """``get_serializer(instance=objects, many=True).data``, without rebuilding it.
+
+        As :meth:`represent`, for lists: a list serializer is built anew for
+        every ``list`` (and with it its child's fields and their plan, see
+        :mod:`streams.fastpath`), though a connection lists with the same class
+        and context each time. One is kept per class when ``many=True`` gives
+        DRF's own ``ListSerializer`` (whose ``to_representation`` is the
+        child's per object); for each list it holds the objects (list and
+        child, as DRF's ``many_init`` sets them) until its data is built. The
+        usual path is taken in the same cases as :meth:`represent`, and for
+        classes with a ``many_init`` of their own.
+        """
+        if type(self).get_serializer is GenericAsyncAPIConsumer.get_serializer:
+            serializer_class = self.get_serializer_class(**action_kwargs)
+            if _list_independent_of_instance(serializer_class):
+                context = self.get_serializer_context(**action_kwargs)
+                serializer = self._list_representers.get(serializer_class)
+                if serializer is None or serializer.context != context:
+                    built = serializer_class(many=True, context=context)
+                    serializer = built if type(built) is ListSerializer else None
+                if serializer is not None:
+                    self._list_representers[serializer_class] = serializer
+                    child: Any = serializer.child
+                    serializer.instance = child.instance = objects
+                    try:
+                        return serializer_data(serializer)
+                    finally:
+                        # Do not hold a list of objects until the next request.
+                        serializer.instance = child.instance = None
+        fresh = self.get_serializer(instance=objects, many=True, action_kwargs=action_kwargs)
+        return serializer_data(fresh)
 
     def get_serializer_class(self, **kwargs: Any) -> type[BaseSerializer[Any]]:
         if self.serializer_class is None:

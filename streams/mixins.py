@@ -39,7 +39,6 @@ from rest_framework.exceptions import Throttled
 
 from streams.decorators import action
 from streams.errors import ActionError
-from streams.fastpath import serializer_data
 from streams.generics import SettingDefault, without
 from streams.pagination import WebsocketLimitOffsetPagination
 from streams.settings import api_settings
@@ -87,8 +86,7 @@ class ListModelMixin(_Base):
             objects = list(queryset[: int(cap) + 1])
             if len(objects) > int(cap):
                 raise ActionError(LIST_TOO_LONG_MESSAGE.format(limit=int(cap)), status=400)
-        serializer = self.get_serializer(instance=objects, many=True, action_kwargs=kwargs)
-        return serializer_data(serializer), status.HTTP_200_OK
+        return self.represent_many(objects, kwargs), status.HTTP_200_OK
 
 
 class RetrieveModelMixin(_Base):
@@ -193,10 +191,8 @@ class PaginatedModelListMixin(ListModelMixin):
         queryset = self.filter_queryset(self.get_queryset(**hook_kwargs), **hook_kwargs)
         page = self.paginate_queryset(queryset, **hook_kwargs)
         if page is None:
-            serializer = self.get_serializer(instance=queryset, many=True, action_kwargs=kwargs)
-            return serializer_data(serializer), status.HTTP_200_OK
-        serializer = self.get_serializer(instance=page, many=True, action_kwargs=kwargs)
-        return self.get_paginated_response(serializer_data(serializer)), status.HTTP_200_OK
+            return self.represent_many(queryset, kwargs), status.HTTP_200_OK
+        return self.get_paginated_response(self.represent_many(page, kwargs)), status.HTTP_200_OK
 
 
 def _request_key(request_id: Any) -> str:

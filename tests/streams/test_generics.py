@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import override_settings
 from rest_framework import serializers
 
@@ -417,3 +418,81 @@ async def test_overridden_get_serializer_is_called_for_every_retrieve(communicat
             "response_status"
         ] == 200
     assert OwnGetSerializer.calls == 3
+
+
+# ------------------------------------------- represent_many(): list serializer reuse
+# list keeps one ListSerializer per class and context for the connection; its
+# replies must be exactly what a fresh get_serializer(many=True).data would be.
+
+
+class RootAwareSerializer(BookSerializer):
+    """Reads the list being serialized through its root and its own instance."""
+
+    seen = serializers.SerializerMethodField()
+
+    class Meta(BookSerializer.Meta):
+        fields = [*BookSerializer.Meta.fields, "seen"]
+
+    def get_seen(self, obj):
+        return [obj in self.root.instance, obj in self.instance]
+
+
+class OwnManyInit(BookSerializer):
+    """A many_init of its own: the list serializer is built per list."""
+
+    built = 0
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        cls.built += 1
+        return super().many_init(*args, **kwargs)
+
+
+class RootAwareListConsumer(mixins.ListModelMixin, GenericAsyncAPIConsumer):
+    queryset = StreamsBook.objects.order_by("pk")
+    serializer_class = RootAwareSerializer
+
+
+class OwnManyInitConsumer(RootAwareListConsumer):
+    serializer_class = OwnManyInit
+
+
+async def test_list_replies_match_a_fresh_list_serializer(communicator, books):
+    comm = await communicator(RootAwareListConsumer.as_asgi())
+    first = await request(comm, {"action": "list"})
+    await StreamsBook.objects.acreate(title="new", slug="new")
+    second = await request(comm, {"action": "list"})
+    expected = await sync_to_async(
+        lambda: RootAwareSerializer(list(StreamsBook.objects.order_by("pk")), many=True).data
+    )()
+    assert second["data"] == expected
+    assert [row["seen"] for row in second["data"]] == [[True, True]] * 6
+    assert len(first["data"]) == 5
+
+
+async def test_list_serializer_with_its_own_many_init_is_built_per_list(communicator, books):
+    OwnManyInit.built = 0
+    comm = await communicator(OwnManyInitConsumer.as_asgi())
+    for _ in range(3):
+        got = await request(comm, {"action": "list"})
+        assert titles(got["data"]) == [book.title for book in books]
+    assert OwnManyInit.built == 3
+
+
+async def test_overridden_get_serializer_is_called_for_every_list(communicator, books):
+    OwnGetSerializer.calls = 0
+    comm = await communicator(OwnGetSerializer.as_asgi())
+    for _ in range(3):
+        assert (await request(comm, {"action": "list"}))["response_status"] == 200
+    assert OwnGetSerializer.calls == 3
+
+
+async def test_paginated_list_pages_match_fresh_serializers(communicator, books):
+    class Paged(mixins.PaginatedModelListMixin, RootAwareListConsumer):
+        pagination_class = WebsocketLimitOffsetPagination
+
+    comm = await communicator(Paged.as_asgi())
+    for offset in (0, 2, 4):
+        got = await request(comm, {"action": "list", "limit": 2, "offset": offset})
+        page = [book async for book in StreamsBook.objects.order_by("pk")[offset : offset + 2]]
+        assert got["data"]["results"] == RootAwareSerializer(page, many=True).data
