@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import pg, refenv, servers, workloads
@@ -163,6 +164,15 @@ def write_results(
         f"pinned to CPU {meta['server_cpus']}; load generator on CPU {meta['loadgen_cpus']}; "
         f"median of {bench.sizes.rounds} rounds; wall time {meta['seconds']:.0f} s",
         "",
+        "Wall time per phase: "
+        + (
+            ", ".join(
+                f"{name} {seconds:.0f} s"
+                for name, seconds in meta.get("phase_seconds", {}).items()  # type: ignore[attr-defined]
+            )
+            or "-"
+        ),
+        "",
         table,
         "",
         "Ratios are ours/reference and ours/limit from the same run. Columns: `ours` = gateway + "
@@ -238,21 +248,39 @@ def main(argv: list[str] | None = None) -> int:
             notes=notes,
             log=log,
         )
+        phases: dict[str, float] = {}
+        meta["phase_seconds"] = phases
+
+        def timed(name: str, run: Callable[[], None]) -> None:
+            # Where the wall time goes (issue 14: make bench within 15 minutes).
+            begun = time.monotonic()
+            try:
+                run()
+            finally:
+                phases[name] = time.monotonic() - begun
+                log(f"{name}: {phases[name]:.0f} s")
+
         try:
             if only & {"retrieve", "list"}:
-                workloads.run_requests(bench, only, "uvicorn")
+                timed("requests, SQLite", lambda: workloads.run_requests(bench, only, "uvicorn"))
                 if bench.daphne and "retrieve" in only:
-                    workloads.run_requests(bench, {"retrieve"}, "daphne")
+                    timed(
+                        "retrieve on daphne",
+                        lambda: workloads.run_requests(bench, {"retrieve"}, "daphne"),
+                    )
             if only & {"retrieve", "list"} and bench.pg_name:
-                workloads.run_requests(bench, only, "uvicorn", db="pg")
+                timed(
+                    "requests, PostgreSQL",
+                    lambda: workloads.run_requests(bench, only, "uvicorn", db="pg"),
+                )
             if "fanout" in only:
-                workloads.run_fanout(bench)
+                timed("fanout", lambda: workloads.run_fanout(bench))
             if "cluster" in only:
-                workloads.run_cluster(bench)
+                timed("cluster", lambda: workloads.run_cluster(bench))
             if "memory" in only:
-                workloads.run_memory(bench)
+                timed("memory", lambda: workloads.run_memory(bench))
             if "zero_sub" in only:
-                workloads.run_zero_sub(bench)
+                timed("zero_sub", lambda: workloads.run_zero_sub(bench))
         finally:
             servers.stop_all()
             if pg_name:
