@@ -26,8 +26,8 @@ The result is the dict DRF returns (same keys, order and values); the tests in
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -219,16 +219,20 @@ class Plan:
         return ret
 
 
-# Plans of live serializers; a serializer's fields never change once bound.
-_plans: weakref.WeakKeyDictionary[BaseSerializer[Any], Plan | None] = weakref.WeakKeyDictionary()
+# Where a serializer keeps its plan (a serializer's fields never change once
+# bound). On the serializer itself, so the plan dies with it: a plan holds the
+# fields' bound methods, and so the serializer, so a table keyed by serializer
+# (even weakly) would keep every serializer ever planned, and the objects of
+# every list, alive.
+_PLAN_ATTR = "_streams_fastpath_plan"
+_NO_PLAN_YET = object()
 
 
 def plan_for(serializer: BaseSerializer[Any]) -> Plan | None:
     """The serializer's plan, or None where DRF's own method must run."""
-    try:
-        return _plans[serializer]
-    except KeyError:
-        pass
+    cached = getattr(serializer, "__dict__", {}).get(_PLAN_ATTR, _NO_PLAN_YET)
+    if cached is not _NO_PLAN_YET:
+        return cached
     plan = None
     meta = getattr(serializer, "Meta", None)
     model = getattr(meta, "model", None)
@@ -241,7 +245,8 @@ def plan_for(serializer: BaseSerializer[Any]) -> Plan | None:
         plan = Plan(serializer, model)
         if not plan.fast:
             plan = None  # nothing to gain: keep DRF's path
-    _plans[serializer] = plan
+    with contextlib.suppress(AttributeError):  # no __dict__: plan again next time
+        serializer.__dict__[_PLAN_ATTR] = plan
     return plan
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -218,3 +220,22 @@ def test_list_serializer_holding_input_is_left_to_drf():
     serializer = ItemSerializer(data=[{"title": "x"}], many=True)
     assert serializer.is_valid(), serializer.errors
     assert serializer_data(serializer) == serializer.data
+
+
+def test_a_plan_dies_with_its_serializer(items):
+    # A plan holds its fields' bound methods (and so the serializer): kept in a
+    # table keyed by serializer it kept every list serializer, and its rows, alive.
+    serializer = ItemSerializer(FastItem.objects.all(), many=True)
+    assert len(serializer_data(serializer)) == 2
+    assert plan_for(serializer.child) is plan_for(serializer.child) is not None
+    alive = [weakref.ref(serializer), weakref.ref(serializer.child)]
+    del serializer
+    gc.collect()
+    assert [ref() for ref in alive] == [None, None]
+
+
+def test_the_plan_is_made_once_per_serializer(items):
+    serializer = ItemSerializer()
+    first = plan_for(serializer)
+    assert first is not None and plan_for(serializer) is first
+    assert plan_for(ItemSerializer()) is not first
