@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -233,11 +234,13 @@ def measure_orm_loop(
 ) -> None:
     """The ORM limit of every request row of ``plan``, one subprocess for all of them."""
     kinds = {workload for workload, _, _ in plan}
+    began = time.monotonic()
     try:
         result = orm_loop_once(bench, db, kinds)
     except Exception as exc:
         bench.failed(f"ORM loop ({DB_TITLES[db]})", exc)
         return
+    took = time.monotonic() - began
     for workload, sockets, in_flight in plan:
         rps, p50, p99 = request_figures(bench, workload, f"{sockets}x{in_flight}", server_kind, db)
         for stack, threads in (("loop1", "1"), ("loopN", str(bench.loop_threads))):
@@ -251,6 +254,7 @@ def measure_orm_loop(
             f"  {workload} ORM loop: {one['rps']:9,.0f}/s on 1 thread (p50 {one['p50_ms']:.2f} ms),"
             f" {many['rps']:9,.0f}/s on {bench.loop_threads}"
         )
+    bench.log(f"  (ORM loop process: {took:.1f} s)")
 
 
 def measure_requests(
@@ -261,6 +265,7 @@ def measure_requests(
         if workload == "retrieve"
         else ("library", _list_payload, _list_check)
     )
+    began = time.monotonic()
     try:
         stats = loadgen.run(
             loadgen.run_requests(
@@ -289,7 +294,8 @@ def measure_requests(
     p99.add(server.stack, stats.p99_ms)
     bench.log(
         f"  {workload} {sockets}x{in_flight} {server.stack:5}: {stats.rps:9,.0f} req/s "
-        f"p50 {stats.p50_ms:7.2f} ms p99 {stats.p99_ms:7.2f} ms ({stats.completed} ok)"
+        f"p50 {stats.p50_ms:7.2f} ms p99 {stats.p99_ms:7.2f} ms ({stats.completed} ok; "
+        f"{time.monotonic() - began:.1f} s with connect, warm-up and drain)"
     )
 
 
