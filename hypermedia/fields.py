@@ -41,7 +41,7 @@ from rest_framework.relations import (
 
 from hypermedia.inbound import MALFORMED_MESSAGE, is_pk_value, resolve_link, resolve_pk
 from hypermedia.links import Link, make_link, read_path, split_path
-from hypermedia.planning import PlanStep, column_link_step, identity_link_step
+from hypermedia.planning import PlanStep, column_link_step, identity_link_step, many_link_step
 from hypermedia.resolver import StreamResolver, StreamTarget, resolver_for_scope
 
 __all__ = [
@@ -409,6 +409,12 @@ class HyperChannelsApiManyRelationField(HyperChannelsApiMixin, ManyRelatedField)
         if getattr(instance, "pk", True) is None:
             return None  # unsaved: nothing relates to it yet
         return _WithParent(instance, instance)
+
+    def plan_step(self, model: type[models.Model]) -> PlanStep | None:
+        """A step for a serializer's plan (this exact class only), or ``None``."""
+        if type(self) is not HyperChannelsApiManyRelationField:
+            return None
+        return many_link_step(self, self.relation()[0])
 
     def relation(self) -> tuple[type[models.Model] | None, str | None, str | None]:
         """``(related model, filter key, attribute of the owner giving its value)``.

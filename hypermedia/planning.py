@@ -25,7 +25,13 @@ from django.db.models.query_utils import DeferredAttribute
 from hypermedia.links import make_link, read_path, split_path
 from hypermedia.resolver import StreamTarget
 
-__all__ = ["PlanStep", "column_link_step", "identity_link_step", "planned_target"]
+__all__ = [
+    "PlanStep",
+    "column_link_step",
+    "identity_link_step",
+    "many_link_step",
+    "planned_target",
+]
 
 #: Puts one field's representation of ``instance`` into ``ret``.
 PlanStep = Callable[[Any, dict[str, Any]], None]
@@ -126,5 +132,42 @@ def identity_link_step(field: Any, model: type[models.Model]) -> PlanStep | None
         ret[name] = make_link(
             stream, action, {lookup: read_path(instance, steps) for lookup, _, steps in lookups}
         )
+
+    return step
+
+
+def many_link_step(field: Any, related_model: type[models.Model] | None) -> PlanStep | None:
+    """A to-many relation's ``list`` link: every lookup path reads the object itself.
+
+    ``related_model`` is the relation's model, as the field derives it
+    (``None``: the per-object path finds it from the related manager). The
+    target stream's filter check (a warning, once per route table) runs on
+    the first link built, as the per-object path runs it on every link.
+    """
+    if related_model is None and field.stream_name is None:
+        return None
+    target = planned_target(field, related_model)
+    if target is None:
+        return None
+    try:
+        lookups = _lookups(field, target)
+    except ImproperlyConfigured:
+        return None  # the per-object path raises it, per object, as before
+    name: str = field.field_name
+    stream, action = target.name, field.action_name
+    checked = field.kwarg_mappings is not None  # only default lookups are checked
+
+    def step(instance: Any, ret: dict[str, Any]) -> None:
+        nonlocal checked
+        if getattr(instance, "pk", True) is None:  # unsaved: nothing relates to it yet
+            ret[name] = None
+            return
+        link = make_link(
+            stream, action, {lookup: read_path(instance, steps) for lookup, _, steps in lookups}
+        )
+        if not checked:
+            field._check_filterable(link)
+            checked = True
+        ret[name] = link
 
     return step

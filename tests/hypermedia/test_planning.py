@@ -124,11 +124,13 @@ def test_same_output_as_the_per_object_path(
 def test_links_of_the_library_book_are_planned(lib: Library, ctx: dict[str, Any]) -> None:
     serializer = BookSerializer(context=ctx)
     # publisher: the stream looks publishers up by slug, the key holds the slug.
-    assert planned_fields(serializer) == {"@id", "author", "publisher"}
+    # notes: no stream serves notes, their links are null the per-object way.
+    assert planned_fields(serializer) == {"@id", "author", "publisher", "tags"}
     data = represent(serializer, lib.dune)
     assert data["@id"] == link("books", pk=lib.dune.pk)
     assert data["author"] == link("authors", pk=lib.ann.pk)
     assert data["publisher"] == link("publishers", slug="pen")
+    assert data["tags"] == link("tags", "list", books=lib.dune.pk)
     assert represent(serializer, lib.emma)["publisher"] is None
 
 
@@ -216,3 +218,18 @@ def test_subclasses_are_not_planned(lib: Library, ctx: dict[str, Any]) -> None:
     assert ours == drf
     assert dict(ours)["author"] == link("AUTHORS", pk=lib.ann.pk)
     assert dict(ours)["own"] == link("books", "subscribe_instance", pk=lib.dune.pk)
+
+
+def test_a_planned_list_link_to_a_stream_that_cannot_filter_is_warned_once(
+    lib: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    resolver_module.clear_cache()
+    serializer = AuthorSerializer(context=context_for(table()))
+    assert "animals" in planned_fields(serializer)
+    with caplog.at_level(logging.WARNING, logger="hypermedia.resolver"):
+        for author in (lib.ann, lib.bob):
+            assert represent(serializer, author)["animals"] == link(
+                "animals", "list", keeper=author.pk
+            )
+    warnings = [r.getMessage() for r in caplog.records if "'keeper'" in r.getMessage()]
+    assert len(warnings) == 1 and "AuthorSerializer.animals" in warnings[0]
