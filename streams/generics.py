@@ -306,8 +306,11 @@ class GenericAsyncAPIConsumer(AsyncAPIConsumer):
                     try:
                         return serializer_data(serializer)
                     finally:
-                        # Do not hold a list of objects until the next request.
+                        # Do not hold a list of objects until the next request,
+                        # nor the data `.data` caches (the path without a plan
+                        # uses it): the next list must be built afresh.
                         serializer.instance = child.instance = None
+                        serializer.__dict__.pop("_data", None)
         fresh = self.get_serializer(instance=objects, many=True, action_kwargs=action_kwargs)
         return serializer_data(fresh)
 

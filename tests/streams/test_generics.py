@@ -470,6 +470,27 @@ async def test_list_replies_match_a_fresh_list_serializer(communicator, books):
     assert len(first["data"]) == 5
 
 
+class Shouting(BookSerializer):
+    """Its own to_representation: no plan, so the kept list serializer uses DRF's .data."""
+
+    def to_representation(self, instance):
+        return {"title": instance.title.upper()}
+
+
+class ShoutingListConsumer(RootAwareListConsumer):
+    serializer_class = Shouting
+
+
+async def test_a_kept_list_serializer_without_plan_never_replies_stale_data(communicator, books):
+    comm = await communicator(ShoutingListConsumer.as_asgi())
+    first = await request(comm, {"action": "list"})
+    assert [row["title"] for row in first["data"]] == [book.title.upper() for book in books]
+    await StreamsBook.objects.acreate(title="new", slug="new")
+    second = await request(comm, {"action": "list"})
+    assert [row["title"] for row in second["data"]][-1] == "NEW"
+    assert len(second["data"]) == len(books) + 1
+
+
 async def test_list_serializer_with_its_own_many_init_is_built_per_list(communicator, books):
     OwnManyInit.built = 0
     comm = await communicator(OwnManyInitConsumer.as_asgi())
