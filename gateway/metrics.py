@@ -49,7 +49,7 @@ __all__ = [
 OTHER = "other"
 
 #: Why observer messages or outgoing frames were dropped.
-DROP_REASONS = frozenset({"no_layer", "layer_error", "outbox_overflow"})
+DROP_REASONS = frozenset({"no_layer", "layer_error", "layer_full", "outbox_overflow"})
 
 #: Latency buckets (seconds): a cached read is sub-millisecond, a slow write seconds.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -20,3 +20,8 @@ class StreamsConfig(AppConfig):
         from streams.auth.revocation import connect_receivers
 
         connect_receivers()
+        # channels_redis drops events for full channels with only an INFO log
+        # record; count them and warn (gateway/layer_drops.py).
+        from gateway.layer_drops import count_channel_layer_drops
+
+        count_channel_layer_drops()
