@@ -3,13 +3,9 @@
 Each mistake below works in a quick manual try and loses data or opens a hole
 later, so ``check`` (and ``runserver``, ``migrate``, ``test``) reports it:
 
-``streams.E001``
-    Observers are declared but ``"streams"`` is not in ``INSTALLED_APPS``: its
-    ``ready()`` is what imports the observers' modules in every process, so a
-    shell, a cron job or a worker writes without any event being sent.
-``streams.E002``
-    Observers or subscribing consumers exist but ``CHANNEL_LAYERS`` has no
-    ``"default"`` layer: nothing can be sent, and subscribing fails.
+``streams.E001``, ``streams.E002``
+    Observers without the app or without a channel layer: in
+    :mod:`streams.observer.checks`, next to what they inspect.
 ``streams.W003``
     The in-memory channel layer while the environment asks the server for
     several worker processes (``WEB_CONCURRENCY``, ``UVICORN_WORKERS`` or
@@ -30,8 +26,8 @@ later, so ``check`` (and ``runserver``, ``migrate``, ``test``) reports it:
     seconds, and a message popped just as the read timed out is lost.
 
 The checks are registered when this module is imported: by
-``StreamsConfig.ready()`` and by the observer registry, so E001 is reported
-even though the app whose absence it reports never loads.
+``StreamsConfig.ready()``, and by :mod:`streams.observer.checks` (which the
+observer package imports), so the layer checks run wherever observers exist.
 """
 
 from __future__ import annotations
@@ -43,17 +39,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 __all__ = [
     "check_asgi_origin_validation",
-    "check_channel_layer",
     "check_in_memory_layer_deploy",
     "check_in_memory_layer_processes",
-    "check_observers_installed",
     "check_redis_socket_timeout",
 ]
 
@@ -66,67 +59,10 @@ LAYER_HINT = (
 )
 
 
-def _observed_models() -> tuple[Any, ...]:
-    from streams.observer.registry import registry
-
-    return registry.models()
-
-
-def _subscribing_consumers() -> list[type]:
-    """Project consumer classes that can subscribe (the library's own mixins excluded)."""
-    from streams.observer.generics import ObserverConsumerMixin
-
-    found: list[type] = []
-    pending = list(ObserverConsumerMixin.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if not cls.__module__.startswith("streams."):
-            found.append(cls)
-    return found
-
-
-def _default_layer() -> dict[str, Any] | None:
+def default_layer() -> dict[str, Any] | None:
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     layer = layers.get("default") if isinstance(layers, dict) else None
     return layer if isinstance(layer, dict) else None
-
-
-@register()
-def check_observers_installed(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if apps.is_installed("streams"):
-        return []
-    models = _observed_models()
-    if not models:
-        return []
-    labels = ", ".join(sorted(model._meta.label for model in models))
-    return [
-        Error(
-            f'Observers are declared (on {labels}) but "streams" is not in INSTALLED_APPS, so '
-            "processes that never import the consumers (shell, cron jobs, workers) write "
-            "without sending any event.",
-            hint='Add "streams" to INSTALLED_APPS.',
-            id="streams.E001",
-        )
-    ]
-
-
-@register()
-def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if _default_layer() is not None:
-        return []
-    users = [model._meta.label for model in _observed_models()]
-    users += [f"{cls.__module__}.{cls.__qualname__}" for cls in _subscribing_consumers()]
-    if not users:
-        return []
-    return [
-        Error(
-            "Live updates need a channel layer, and CHANNEL_LAYERS has no 'default' one; "
-            f"used by: {', '.join(sorted(users))}.",
-            hint=LAYER_HINT,
-            id="streams.E002",
-        )
-    ]
 
 
 def _requested_workers() -> tuple[str, int] | None:
@@ -147,7 +83,7 @@ def _requested_workers() -> tuple[str, int] | None:
 
 @register()
 def check_in_memory_layer_processes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    layer = _default_layer()
+    layer = default_layer()
     if layer is None or layer.get("BACKEND") != IN_MEMORY_LAYER:
         return []
     workers = _requested_workers()
@@ -167,7 +103,7 @@ def check_in_memory_layer_processes(app_configs: Any = None, **kwargs: Any) -> l
 
 @register(deploy=True)
 def check_in_memory_layer_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    layer = _default_layer()
+    layer = default_layer()
     if layer is None or layer.get("BACKEND") != IN_MEMORY_LAYER:
         return []
     return [
@@ -275,7 +211,7 @@ def _explicit_socket_timeout(host: Any) -> tuple[bool, Any]:
 
 @register()
 def check_redis_socket_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    layer = _default_layer()
+    layer = default_layer()
     if layer is None:
         return []
     try:

@@ -25,6 +25,9 @@ from typing import Any
 from django.db.models import Model
 from django.dispatch import Signal
 
+# Imported for its side effect: the observer system checks (E001, E002), registered
+# even when the "streams" app, whose ready() would load them, is not installed.
+from streams.observer import checks as _checks  # noqa: F401
 from streams.observer.base_observer import BaseObserver, BoundObserver
 from streams.observer.bulk import ObservableManager, ObservableQuerySet
 from streams.observer.model_observer import Action, ModelObserver

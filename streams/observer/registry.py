@@ -26,9 +26,6 @@ from django.db import models
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-# Imported for its side effect: the system checks, registered even when the
-# "streams" app (whose ready() also imports them) is missing from INSTALLED_APPS.
-from streams import checks  # noqa: F401
 from streams.observer import events, sending, transactions
 from streams.observer.transactions import CREATE, DELETE, UPDATE, Change, MergedChange
 
