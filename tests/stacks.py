@@ -54,21 +54,56 @@ POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
+def postgres_database(name: str, **extra: Any) -> dict[str, Any]:
+    """A ``DATABASES`` entry for the PostgreSQL users run (127.0.0.1:5432, user postgres).
+
+    The production stack and every integration server's settings build theirs
+    here; ``extra`` adds or replaces keys (``OPTIONS``, ``ENGINE``...).
+    """
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": POSTGRES_HOST,
+        "PORT": POSTGRES_PORT,
+        "USER": "postgres",
+        "NAME": name,
+        **extra,
+    }
+
+
+def redis_channel_layer(prefix: str, port: int = REDIS_PORT) -> dict[str, Any]:
+    """A ``CHANNEL_LAYERS`` entry for channels_redis on 127.0.0.1, under its own prefix.
+
+    For the integration servers: each run (and each test pointing a server at
+    a Redis of its own, by port) keeps its groups apart by prefix.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [(REDIS_HOST, port)], "prefix": prefix},
+    }
+
+
+def console_logging(level: str, *loggers: str) -> dict[str, Any]:
+    """``LOGGING`` for a server process: ``loggers`` at ``level`` and above on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "loggers": {name: {"handlers": ["console"], "level": level} for name in loggers},
+    }
+
+
 def production_databases() -> dict[str, Any]:
     return {
-        "default": {
+        "default": postgres_database(
+            "postgres",
             # Django's PostgreSQL backend; only the reset between tests differs.
-            "ENGINE": "tests.pgflush",
-            "HOST": POSTGRES_HOST,
-            "PORT": POSTGRES_PORT,
-            "USER": "postgres",
-            "NAME": "postgres",
-            "TEST": {"NAME": f"test_cg_{RUN_ID}"},
-            "CONN_MAX_AGE": int(os.environ.get("CG_TEST_CONN_MAX_AGE", "0")),
-            "CONN_HEALTH_CHECKS": os.environ.get("CG_TEST_CONN_HEALTH_CHECKS", "") == "1",
+            ENGINE="tests.pgflush",
+            TEST={"NAME": f"test_cg_{RUN_ID}"},
+            CONN_MAX_AGE=int(os.environ.get("CG_TEST_CONN_MAX_AGE", "0")),
+            CONN_HEALTH_CHECKS=os.environ.get("CG_TEST_CONN_HEALTH_CHECKS", "") == "1",
             # Commits need not wait for the disk: test data is thrown away.
-            "OPTIONS": {"options": "-c synchronous_commit=off"},
-        }
+            OPTIONS={"options": "-c synchronous_commit=off"},
+        )
     }
 
 

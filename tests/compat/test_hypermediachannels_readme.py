@@ -8,6 +8,8 @@ link dicts it asserts, on models of the same shape (``models_compat``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway import AsyncJsonWebsocketDemultiplexer
@@ -54,6 +56,38 @@ class MainDemultiplexer(AsyncJsonWebsocketDemultiplexer):
     applications = {"users": UserConsumer, "profiles": UserProfileConsumer}
 
 
+def serialize(serializer_class: type, instance: Any) -> Any:
+    """hypermediachannels' way: the demultiplexer class in the serializer's scope."""
+    return serializer_class(
+        instance=instance, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
+    ).data
+
+
+def profile_link(profile: Any) -> dict[str, Any]:
+    """The ``@id`` link of a profile."""
+    return {"stream": "profiles", "payload": {"pk": profile.pk, "action": "retrieve"}}
+
+
+def profile_serializer_linking(field: str, action_name: str) -> type:
+    """Its many-to-many examples: ``field`` linked to ``action_name`` by the user's pk."""
+
+    class UserProfileSerializer(HyperChannelsApiModelSerializer):
+        class Meta:
+            model = UserProfile
+            fields = ("@id", field)
+
+            extra_kwargs = {
+                field: {
+                    "action_name": action_name,
+                    "kwarg_mappings": {
+                        "user_pk": "self.user.pk",
+                    },
+                },
+            }
+
+    return UserProfileSerializer
+
+
 @pytest.fixture
 def profile():
     user = User.objects.create(username="bob")
@@ -62,12 +96,10 @@ def profile():
 
 
 def test_forward_reference_default_params(profile):
-    data = UserProfileSerializer(
-        instance=profile, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
-    ).data
+    data = serialize(UserProfileSerializer, profile)
     assert data == {
         "user": {"payload": {"action": "retrieve", "pk": profile.user.pk}, "stream": "users"},
-        "@id": {"stream": "profiles", "payload": {"pk": profile.pk, "action": "retrieve"}},
+        "@id": profile_link(profile),
     }
 
 
@@ -87,11 +119,9 @@ def test_forward_reference_override_lookup(profile):
                 },
             }
 
-    data = UserProfileSerializer(
-        instance=profile, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
-    ).data
+    data = serialize(UserProfileSerializer, profile)
     assert data == {
-        "@id": {"stream": "profiles", "payload": {"pk": profile.pk, "action": "retrieve"}},
+        "@id": profile_link(profile),
         "user": {
             "stream": "users",
             "payload": {
@@ -105,25 +135,9 @@ def test_forward_reference_override_lookup(profile):
 
 
 def test_forward_many_to_many(profile):
-    class UserProfileSerializer(HyperChannelsApiModelSerializer):
-        class Meta:
-            model = UserProfile
-            fields = ("@id", "friends")
-
-            extra_kwargs = {
-                "friends": {
-                    "action_name": "friends_with_profiles",
-                    "kwarg_mappings": {
-                        "user_pk": "self.user.pk",
-                    },
-                },
-            }
-
-    data = UserProfileSerializer(
-        instance=profile, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
-    ).data
+    data = serialize(profile_serializer_linking("friends", "friends_with_profiles"), profile)
     assert data == {
-        "@id": {"stream": "profiles", "payload": {"pk": profile.pk, "action": "retrieve"}},
+        "@id": profile_link(profile),
         "friends": {
             "payload": {"action": "friends_with_profiles", "user_pk": profile.user.pk},
             "stream": "profiles",
@@ -133,9 +147,7 @@ def test_forward_many_to_many(profile):
 
 def test_backwards_reference_default_params(profile):
     user = profile.user
-    data = UserSerializer(
-        instance=user, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
-    ).data
+    data = serialize(UserSerializer, user)
     assert data == {
         "username": "bob",
         "@id": {"stream": "users", "payload": {"pk": user.pk, "action": "retrieve"}},
@@ -144,25 +156,9 @@ def test_backwards_reference_default_params(profile):
 
 
 def test_backwards_many_to_many(profile):
-    class UserProfileSerializer(HyperChannelsApiModelSerializer):
-        class Meta:
-            model = UserProfile
-            fields = ("@id", "friended")
-
-            extra_kwargs = {
-                "friended": {
-                    "action_name": "friended_by_profiles",
-                    "kwarg_mappings": {
-                        "user_pk": "self.user.pk",
-                    },
-                },
-            }
-
-    data = UserProfileSerializer(
-        instance=profile, context={"scope": {"demultiplexer_cls": MainDemultiplexer}}
-    ).data
+    data = serialize(profile_serializer_linking("friended", "friended_by_profiles"), profile)
     assert data == {
-        "@id": {"stream": "profiles", "payload": {"pk": profile.pk, "action": "retrieve"}},
+        "@id": profile_link(profile),
         "friended": {
             "payload": {"action": "friended_by_profiles", "user_pk": profile.user.pk},
             "stream": "profiles",

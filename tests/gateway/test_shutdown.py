@@ -21,20 +21,7 @@ import pytest
 from gateway import Gateway, shutdown
 from gateway.gateway import RESTARTING
 from gateway.testing import GatewayCommunicator
-from streams.consumers import AsyncAPIConsumer
-from streams.decorators import action
-
-
-class SlowConsumer(AsyncAPIConsumer):
-    @action()
-    async def wait(self, seconds: float, **kwargs: Any) -> tuple[dict[str, Any], int]:
-        await asyncio.sleep(seconds)
-        return {"slept": seconds}, 200
-
-    @action()
-    async def join(self, group: str, **kwargs: Any) -> tuple[None, int]:
-        await self.add_group(group)
-        return None, 200
+from tests.integration.ops_consumers import SlowConsumer
 
 
 class SlowGateway(Gateway):

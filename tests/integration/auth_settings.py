@@ -7,6 +7,8 @@ environment, so parallel runs never meet.
 
 import os
 
+from tests.stacks import console_logging, postgres_database, redis_channel_layer
+
 SECRET_KEY = "auth-integration-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -23,21 +25,8 @@ INSTALLED_APPS = [
     "tests.testapp",
 ]
 PREFIX = os.environ.get("AUTH_TEST_PREFIX", "auth-test")
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "HOST": "127.0.0.1",
-        "PORT": 5432,
-        "USER": "postgres",
-        "NAME": os.environ.get("AUTH_TEST_DB", "test_auth"),
-    }
-}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [("127.0.0.1", 6379)], "prefix": PREFIX},
-    }
-}
+DATABASES = {"default": postgres_database(os.environ.get("AUTH_TEST_DB", "test_auth"))}
+CHANNEL_LAYERS = {"default": redis_channel_layer(PREFIX)}
 # Throttle history shared by both servers.
 CACHES = {
     "default": {
@@ -50,9 +39,4 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 REST_FRAMEWORK = {"DEFAULT_THROTTLE_RATES": {"pings": "3/min"}}
 SIMPLE_JWT = {"SIGNING_KEY": "auth-integration-jwt-signing-key-not-secret-0123"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"streams": {"handlers": ["console"], "level": "WARNING"}},
-}
+LOGGING = console_logging("WARNING", "streams")

@@ -256,3 +256,16 @@ class DemoSocket:
     async def follow(self, link: dict[str, Any]) -> dict[str, Any]:
         """Send a hypermedia link as it is and return the reply payload."""
         return await self.request(link["stream"], dict(link["payload"]))
+
+
+def delete_redis_keys(db: int, prefix: str) -> None:
+    """Remove what a demo server left in Redis database ``db`` under ``prefix``."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -7,6 +7,8 @@ environment: each test run uses its own, so runs never see each other's groups.
 
 import os
 
+from tests.stacks import redis_channel_layer
+
 SECRET_KEY = "gateway-integration-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -14,11 +16,5 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["channels"]
 DATABASES: dict = {}
 CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [("127.0.0.1", 6379)],
-            "prefix": os.environ.get("GATEWAY_TEST_LAYER_PREFIX", "gateway-test"),
-        },
-    }
+    "default": redis_channel_layer(os.environ.get("GATEWAY_TEST_LAYER_PREFIX", "gateway-test"))
 }

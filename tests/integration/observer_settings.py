@@ -6,6 +6,8 @@ names its own database, Redis port and channel-layer prefix.
 
 import os
 
+from tests.stacks import console_logging, postgres_database, redis_channel_layer
+
 SECRET_KEY = "observer-integration-not-secret"
 DEBUG = False
 USE_TZ = True
@@ -19,29 +21,13 @@ INSTALLED_APPS = [
     "streams",
     "tests.testapp",
 ]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "HOST": "127.0.0.1",
-        "PORT": 5432,
-        "USER": "postgres",
-        "NAME": os.environ.get("OBSERVER_TEST_DB", "test_observer"),
-    }
-}
+DATABASES = {"default": postgres_database(os.environ.get("OBSERVER_TEST_DB", "test_observer"))}
 CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [("127.0.0.1", int(os.environ.get("OBSERVER_TEST_REDIS_PORT", "6379")))],
-            "prefix": os.environ.get("OBSERVER_TEST_PREFIX", "observer-test"),
-        },
-    }
+    "default": redis_channel_layer(
+        os.environ.get("OBSERVER_TEST_PREFIX", "observer-test"),
+        port=int(os.environ.get("OBSERVER_TEST_REDIS_PORT", "6379")),
+    )
 }
 # The consumer module is registered by StreamsConfig.ready() in every process.
 CHANNELS_GATEWAY = {"OBSERVER_MODULES": ["tests.integration.observer_consumers"]}
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"streams": {"handlers": ["console"], "level": "WARNING"}},
-}
+LOGGING = console_logging("WARNING", "streams")

@@ -9,28 +9,13 @@ from django.core.asgi import get_asgi_application
 
 django_app = get_asgi_application()
 
-import asyncio  # noqa: E402
-from typing import Any  # noqa: E402
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from gateway import Gateway  # noqa: E402
 from gateway.shutdown import GracefulShutdown  # noqa: E402
-from streams.consumers import AsyncAPIConsumer  # noqa: E402
-from streams.decorators import action  # noqa: E402
-
-
-class SlowConsumer(AsyncAPIConsumer):
-    @action()
-    async def wait(self, seconds: float, **kwargs: Any) -> tuple[dict[str, Any], int]:
-        await asyncio.sleep(seconds)
-        return {"slept": seconds}, 200
-
-    @action()
-    async def join(self, group: str, **kwargs: Any) -> tuple[None, int]:
-        await self.add_group(group)
-        return None, 200
+from tests.integration.ops_consumers import SlowConsumer  # noqa: E402
 
 
 class OpsGateway(Gateway):

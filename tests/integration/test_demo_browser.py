@@ -20,44 +20,25 @@ from typing import Any
 
 import pytest
 
-from tests.integration.demo_server import REPO_ROOT, DemoServer, free_port, run_demo_server
-from tests.services import require_executable, require_redis
+from tests.integration.browser import TIMEOUT_MS
+from tests.integration.demo_server import (
+    REPO_ROOT,
+    DemoServer,
+    delete_redis_keys,
+    free_port,
+    run_demo_server,
+)
+from tests.services import require_redis
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = REPO_ROOT / "docs" / "screenshot.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     with run_demo_server(tmp_path_factory.mktemp("demo-browser")) as running:
         yield running
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    executable = require_executable("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def link_hash(link: dict[str, Any]) -> str:
@@ -217,17 +198,5 @@ def test_page_catches_up_after_the_server_restarts_without_reloading(
             assert page.evaluate("window.__renewals") == [layer == "redis"]
     finally:
         if layer == "redis":
-            _delete_redis_keys(9, env["REDIS_PREFIX"])
+            delete_redis_keys(9, env["REDIS_PREFIX"])
     assert not errors, errors
-
-
-def _delete_redis_keys(db: int, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
-    try:
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()

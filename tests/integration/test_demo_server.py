@@ -20,6 +20,7 @@ import pytest
 from tests.integration.demo_server import (
     DemoServer,
     DemoSocket,
+    delete_redis_keys,
     demo_env,
     login_cookie,
     manage,
@@ -396,7 +397,7 @@ async def test_a_subscriber_resumes_on_another_process_with_exactly_what_it_miss
             ):
                 await _resume_on_the_other_process(first, second)
         finally:
-            _delete_redis_keys(8, prefix)
+            delete_redis_keys(8, prefix)
 
 
 async def _resume_on_the_other_process(first: DemoServer, second: DemoServer) -> None:
@@ -441,18 +442,6 @@ async def _resume_on_the_other_process(first: DemoServer, second: DemoServer) ->
             position["offset"] + 2,
         ]
         assert {event["position"]["epoch"] for event in missed} == {position["epoch"]}
-
-
-def _delete_redis_keys(db: int, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
-    try:
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 def logout(server: DemoServer, cookie: str) -> None:

@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.browser import TIMEOUT_MS
 from tests.integration.demo_server import REPO_ROOT, DemoServer, run_demo_server
-from tests.integration.test_demo_browser import CHROMIUM_ARGS, TIMEOUT_MS
-from tests.services import require_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,21 +34,6 @@ DEMO_STREAMS = ("authors", "books", "tags", "reviews", "users", "stats")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     with run_demo_server(tmp_path_factory.mktemp("gateway-browser")) as running:
         yield running
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    executable = require_executable("chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_page(browser: Any, url: str, errors: list[str], **options: Any) -> Any:
