@@ -15,7 +15,7 @@ import pytest
 
 from gateway import Gateway
 from gateway.testing import GatewayCommunicator
-from tests.streams.test_consumers import EchoConsumer
+from tests.streams.support import EchoConsumer
 
 TOO_LARGE = "request_id is too large to echo back."
 

@@ -4,11 +4,12 @@ the receive loop started lazily without missing anything sent to the channel."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
@@ -198,3 +199,103 @@ async def test_a_disconnect_during_a_refresh_leaves_no_group(layer):
         assert not layer.groups.get("g")
     finally:
         del layer.group_add
+
+
+# ------------------------------------------------------- channel-layer outage
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    """An in-memory layer whose first receives fail, like Redis going away."""
+
+    failures = 0
+
+    async def receive(self, channel):
+        if FlakyLayer.failures:
+            FlakyLayer.failures -= 1
+            raise ConnectionError("layer unreachable")
+        return await super().receive(channel)
+
+
+class GroupConsumer(AsyncAPIConsumer):
+    groups = ["news"]
+
+    async def news_message(self, event):
+        await self.reply(action="news", data=event["text"])
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "tests.streams.test_channel_layer.FlakyLayer"}}
+)
+async def test_channel_layer_outage_keeps_the_stream_and_rejoins(communicator):
+    from channels.layers import get_channel_layer
+
+    FlakyLayer.failures = 3
+    comm = await communicator(GroupConsumer.as_asgi())
+    # Requests are served while the layer is failing.
+    assert (await request(comm, {"action": "missing", "request_id": 1}))["response_status"] == 405
+    await asyncio.sleep(0.5)  # the back-off retries, then re-joins "news"
+    await get_channel_layer().group_send("news", {"type": "news.message", "text": "back"})
+    got = await comm.receive_json_from(timeout=2)
+    assert got["action"] == "news" and got["data"] == "back"
+
+
+class FragileHandler(AsyncAPIConsumer):
+    groups = ["fragile"]
+
+    async def boom_message(self, event):
+        raise RuntimeError("handler bug")
+
+    async def news_message(self, event):
+        await self.reply(action="news", data=event["text"])
+
+    @action()
+    async def ping(self, **kwargs):
+        return "pong", 200
+
+
+async def test_a_failing_group_handler_is_logged_and_the_stream_lives(communicator, caplog):
+    from channels.layers import get_channel_layer
+
+    comm = await communicator(FragileHandler.as_asgi())
+    layer = get_channel_layer()
+    with caplog.at_level(logging.ERROR, logger="streams.consumers"):
+        await layer.group_send("fragile", {"type": "boom.message"})
+        await layer.group_send("fragile", {"type": "news.message", "text": "still here"})
+        got = await comm.receive_json_from(timeout=2)
+    assert got["data"] == "still here"
+    assert any("boom.message" in r.getMessage() for r in caplog.records)
+    assert (await request(comm, {"action": "ping"}))["data"] == "pong"
+
+
+class SlowDiscardLayer(InMemoryChannelLayer):
+    """Leaving a group takes a while, as over the network with Redis."""
+
+    async def group_discard(self, group, channel):
+        await asyncio.sleep(0.1)
+        await super().group_discard(group, channel)
+
+
+class LateJoiner(AsyncAPIConsumer):
+    groups = ["late-start"]
+
+    async def join_message(self, event):
+        await asyncio.sleep(0.05)  # wakes while the disconnect is leaving groups
+        await self.channel_layer.group_add("joined-too-late", self.channel_name)
+
+
+@override_settings(
+    CHANNEL_LAYERS={"default": {"BACKEND": "tests.streams.test_channel_layer.SlowDiscardLayer"}}
+)
+async def test_disconnect_stops_group_handlers_before_leaving_groups():
+    from channels.layers import get_channel_layer
+    from channels.testing import WebsocketCommunicator
+
+    layer = get_channel_layer()
+    comm = WebsocketCommunicator(LateJoiner.as_asgi(), "/")
+    assert (await comm.connect())[0]
+    await layer.group_send("late-start", {"type": "join.message"})
+    await asyncio.sleep(0.01)  # the handler is now sleeping
+    await comm.disconnect()
+    await asyncio.sleep(0.2)
+    assert "joined-too-late" not in layer.groups
+    assert "late-start" not in layer.groups

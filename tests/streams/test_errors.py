@@ -29,8 +29,7 @@ from streams.errors import UNAVAILABLE_MESSAGE
 from streams.generics import GenericAsyncAPIConsumer
 from streams.settings import api_settings
 from tests.stacks import postgres_only
-from tests.streams.support import BookSerializer, make_books
-from tests.streams.test_consumers import EchoConsumer
+from tests.streams.support import BookSerializer, EchoConsumer, make_books
 from tests.testapp.models_streams import StreamsBook
 
 

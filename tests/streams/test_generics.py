@@ -17,13 +17,17 @@ from streams.generics import GenericAsyncAPIConsumer
 from streams.pagination import WebsocketLimitOffsetPagination
 from streams.permissions import BasePermission
 from tests.conftest import request
-from tests.streams.support import BookSerializer, make_books, make_user, titles
+from tests.streams.support import (
+    FORBIDDEN,
+    NOT_FOUND,
+    BookSerializer,
+    make_books,
+    make_user,
+    titles,
+)
 from tests.testapp.models_streams import StreamsBook
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-NOT_FOUND = ["Not found"]
-FORBIDDEN = ["You do not have permission to perform this action."]
 
 
 @pytest.fixture

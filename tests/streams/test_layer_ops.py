@@ -47,7 +47,7 @@ class DiscardFailsLayer(InMemoryChannelLayer):
 async def test_disconnect_completes_when_leaving_groups_fails(caplog):
     from channels.testing import WebsocketCommunicator
 
-    from tests.streams.test_consumers import GroupConsumer
+    from tests.streams.test_channel_layer import GroupConsumer
 
     comm = WebsocketCommunicator(GroupConsumer.as_asgi(), "/")
     assert (await comm.connect())[0]

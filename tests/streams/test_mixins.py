@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -16,13 +15,18 @@ from streams.decorators import action
 from streams.generics import GenericAsyncAPIConsumer
 from streams.permissions import BasePermission
 from tests.conftest import request
-from tests.streams.support import BookSerializer, make_books, make_user, titles
+from tests.streams.support import (
+    FORBIDDEN,
+    NOT_FOUND,
+    BookSerializer,
+    make_books,
+    make_user,
+    reply,
+    titles,
+)
 from tests.testapp.models_streams import StreamsAuditLog, StreamsBook
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-NOT_FOUND = ["Not found"]
-FORBIDDEN = ["You do not have permission to perform this action."]
 
 
 @pytest.fixture
@@ -47,16 +51,6 @@ class CrudConsumer(
     queryset = StreamsBook.objects.all()
     serializer_class = BookSerializer
     permission_classes = (NoLongBooks,)
-
-
-def reply(data: Any, action: str, status: int = 200, request_id: Any = None, errors=None):
-    return {
-        "errors": errors or [],
-        "data": data,
-        "action": action,
-        "response_status": status,
-        "request_id": request_id,
-    }
 
 
 @pytest.fixture

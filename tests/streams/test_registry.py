@@ -11,6 +11,8 @@ from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
 from streams.generics import GenericAsyncAPIConsumer
 from streams.registry import APIConsumerMetaclass, build_action_registry
+from tests.conftest import request
+from tests.streams.support import EchoConsumer, reply
 
 
 class Base(AsyncAPIConsumer):
@@ -69,3 +71,21 @@ def test_the_dcrf_metaclass_name_combines_with_the_mixins():
 
     assert type(Combined) is APIConsumerMetaclass
     assert "list" in Combined.available_actions
+
+
+# ------------------------------------------------- over a socket
+async def test_named_action(communicator):
+    comm = await communicator(EchoConsumer.as_asgi())
+    assert (await request(comm, {"action": "renamed"}))["data"] == "renamed"
+    got = await request(comm, {"action": "some_method"})
+    assert got["response_status"] == 405
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["not_an_action", "_private", "__init__", "dispatch", "reply", "handle_action", "x" * 300],
+)
+async def test_only_registered_actions_are_callable(communicator, name):
+    comm = await communicator(EchoConsumer.as_asgi())
+    got = await request(comm, {"action": name, "request_id": 1})
+    assert got == reply(None, name, 405, 1, [f'Method "{name}" not allowed.'])

@@ -18,8 +18,6 @@ from streams.permissions import BasePermission
 from tests.conftest import request
 from tests.testapp.models_permissions import PermNote
 
-FORBIDDEN = ["You do not have permission to perform this action."]
-
 
 def calls_of(scope: dict[str, Any]) -> list[str]:
     return scope.setdefault("calls", [])

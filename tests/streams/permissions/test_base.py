@@ -22,7 +22,6 @@ from streams.permissions import (
 )
 from tests.conftest import request
 from tests.streams.permissions.support import (
-    FORBIDDEN,
     TokenHeader,
     consumer_for,
     make_perm,
@@ -30,6 +29,7 @@ from tests.streams.permissions.support import (
     status_of,
     user_with,
 )
+from tests.streams.support import FORBIDDEN
 from tests.testapp.models_permissions import PermNote
 
 # DRF permissions run in the database thread, whose connection housekeeping

@@ -16,7 +16,6 @@ from streams.decorators import action
 from streams.permissions import IsAuthenticated
 from tests.conftest import request
 from tests.streams.permissions.support import (
-    FORBIDDEN,
     NoteConsumer,
     TokenHeader,
     calls_of,
@@ -25,6 +24,7 @@ from tests.streams.permissions.support import (
     status_of,
     user_with,
 )
+from tests.streams.support import FORBIDDEN
 from tests.testapp.models_permissions import PermNote
 
 # DRF permissions run in the database thread, whose connection housekeeping
