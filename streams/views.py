@@ -51,7 +51,7 @@ from django.views import View
 from rest_framework.response import Response
 from rest_framework.viewsets import ViewSetMixin
 
-from streams.consumers import AsyncAPIConsumer, RegisteredAction
+from streams.api_consumer import AsyncAPIConsumer, RegisteredAction
 from streams.decorators import ActionSpec
 from streams.errors import ActionError, format_errors
 from streams.scope_utils import ACTION_METHODS, request_from_scope

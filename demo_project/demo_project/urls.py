@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.views import serve
 from django.urls import path, re_path
-from library import views
+from library import stats, views
 
 from apidocs.urls import gateway_urls
 from apidocs.views import AsyncAPIView
@@ -12,7 +12,7 @@ DEMOPLEXER = "library.demoplexer.Demoplexer"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("api/stats/", views.LibraryStatsView.as_view(), name="stats"),
+    path("api/stats/", stats.LibraryStatsView.as_view(), name="stats"),
     # The demoplexer's AsyncAPI 3.0 document, and the browsable gateway reading it.
     path("asyncapi.json", AsyncAPIView.as_view(gateway=DEMOPLEXER, ws_path=views.WS_PATH)),
     path("gateway/", gateway_urls(DEMOPLEXER, ws_path=views.WS_PATH, title="Demoplexer")),

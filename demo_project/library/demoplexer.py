@@ -14,7 +14,7 @@ from library.consumers import (
     TagConsumer,
     UserConsumer,
 )
-from library.views import LibraryStatsView
+from library.stats import LibraryStatsView
 from streams.consumers import view_as_consumer
 
 
