@@ -43,17 +43,6 @@ ALLOWED_CROSSINGS = {
     ("gateway.pytest_plugin", "streams.observer.membership"),
 }
 
-#: Imports known to close a cycle, each a recorded debt to pay, not a licence:
-#: the cycle test skips these edges, and fails once one no longer closes a
-#: cycle, so the list only shrinks. streams.checks reads the observer registry
-#: and mixins (lazily) while streams.observer.registry imports streams.checks
-#: to register the checks; the fix is to move the observer checks into
-#: streams/observer/ (registered from there), owned by the observer's maintainers.
-KNOWN_CYCLE_EDGES = {
-    ("streams.checks", "streams.observer.registry"),
-    ("streams.checks", "streams.observer.generics"),
-}
-
 
 @dataclass(frozen=True)
 class Edge:
@@ -217,34 +206,11 @@ def test_the_graph_sees_the_packages_and_their_imports() -> None:
 
 
 def test_no_import_cycle_between_modules() -> None:
-    graph = import_graph()
-    found = cycles(
-        {
-            module: [e for e in edges if (e.source, e.target) not in KNOWN_CYCLE_EDGES]
-            for module, edges in graph.items()
-        }
-    )
+    found = cycles(import_graph())
     assert not found, (
         "Import cycles (break each by moving what both modules need into a third module "
         "both import, or by inverting one dependency; a deferred import only hides it):\n"
         + "\n".join("  " + "\n    ".join(str(edge) for edge in cycle) for cycle in found)
-    )
-
-
-@pytest.mark.parametrize(("source", "target"), sorted(KNOWN_CYCLE_EDGES))
-def test_each_known_cycle_edge_still_closes_a_cycle(source: str, target: str) -> None:
-    graph = import_graph()
-    # An edge lies on a cycle when both its ends are in one strongly connected group.
-    in_a_cycle = {
-        (edge.source, edge.target)
-        for group in strongly_connected(graph)
-        for module in group
-        for edge in graph[module]
-        if edge.target in group
-    }
-    assert (source, target) in in_a_cycle, (
-        f"{source} -> {target} no longer closes an import cycle: remove it from "
-        "KNOWN_CYCLE_EDGES (the debt is paid)."
     )
 
 
