@@ -21,7 +21,6 @@ import functools
 import json
 import logging
 import secrets
-from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -31,16 +30,14 @@ from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
 from gateway import metrics, shutdown, tracing
 from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
-from gateway.frames import (
-    ECHO_LIMIT,
-    FrameError,
-    decode_frame,
-    encode_error,
-    sniff_stream,
-)
+from gateway.cancellation import cancel_and_wait
+from gateway.intake import RESTARTING as RESTARTING
+from gateway.intake import FrameIntake
+from gateway.ledger import ReplyLedger
 from gateway.memory import releaser
 from gateway.options import DEFAULT_OPTIONS, GatewayOptions
-from gateway.ratelimit import FrameRate, wait_message
+from gateway.outbox import Outbox
+from gateway.ratelimit import FrameRate
 from gateway.routing import Route, RouteTable, StreamScope
 from gateway.stream import StreamHandle, StreamState
 
@@ -48,44 +45,10 @@ __all__ = ["Gateway"]
 
 logger = logging.getLogger(__name__)
 
-#: Bytes charged per queued outgoing frame on top of its text, so that many
-#: tiny frames count for the memory they really hold.
-FRAME_OVERHEAD = 64
-#: Refused or dropped frames logged at WARNING per connection; the rest go to
-#: DEBUG so that a hostile client cannot flood the logs. The close line counts them all.
-WARNING_BUDGET = 20
-
-TOO_MANY_IN_FLIGHT = "Too many requests in flight; wait for replies before sending more."
-BINARY_FRAME = "Binary frames are not supported; send JSON text frames."
-#: Unanswered requests remembered per connection for the drain; beyond it
-#: (a stream that never replies) new ones are not waited for.
-MAX_AWAITING = 1024
-RESTARTING = "The server is restarting; reconnect and send the request again."
 _TERMINAL = (StreamState.REFUSED, StreamState.CLOSED)
 
 
-async def _cancel_until_done(tasks: set[asyncio.Task[Any]], within: float) -> None:
-    """Cancel ``tasks`` until they end, for at most ``within`` seconds.
-
-    A cancellation can be lost: on Python 3.11 redis-py (under channels_redis)
-    drops one that lands as its read completes, and a plain Channels consumer
-    then goes on into its next blocking read. Asking again every 50 ms ends
-    such a stream; the bound keeps one that never ends from holding the
-    disconnect (streams.cancellation does the same for our own consumers).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return
-        _, pending = await asyncio.wait(pending, timeout=min(0.05, remaining))
-
-
-class Gateway:
+class Gateway(FrameIntake):
     """An ASGI application that multiplexes named streams over one websocket.
 
     Mount it with :meth:`as_asgi`::
@@ -121,15 +84,9 @@ class Gateway:
     __slots__ = (
         "__weakref__",
         "_accepted",
-        "_awaiting",
-        "_bad_frames",
         "_cleanups",
         "_close_code",
-        "_drops",
-        "_frame_rate",
-        "_frames_in",
         "_outbox",
-        "_outbox_size",
         "_refusal",
         "_send",
         "_settled",
@@ -137,7 +94,6 @@ class Gateway:
         "_started",
         "_subprotocol",
         "_trace",
-        "_writer",
         "closing",
         "draining",
         "id",
@@ -195,19 +151,14 @@ class Gateway:
         self.in_flight = 0
         self.closing = False
         self.draining = False
-        # (stream, request_id) -> requests routed and not yet answered; made on
-        # the first request, read when draining (gateway.shutdown).
-        # Each entry: (when it was routed, its action's label, its span or None).
-        self._awaiting: dict[tuple[str | None, Any], list[tuple[float, str, Any]]] | None = None
+        # Requests routed and not yet answered; made on the first request.
+        self._awaiting: ReplyLedger | None = None
         self._trace: Any = None
         self._started: dict[str, StreamHandle] = {}
         # StreamScope.shared: made with the first stream (idle sockets have none).
         self._shared: dict[str, Any] | None = None
-        # Idle connections are the common case, so the outbox and its writer
-        # task exist only while there is something to send.
-        self._outbox: deque[str | Message] | None = None
-        self._outbox_size = 0
-        self._writer: asyncio.Task[None] | None = None
+        # Idle connections are the common case: made on the first frame out.
+        self._outbox: Outbox | None = None
         self._accepted = False
         self._cleanups: set[asyncio.Task[Any]] | None = None
         self._settled: asyncio.Event | None = None
@@ -295,7 +246,8 @@ class Gateway:
         self._accepted = True
         shutdown.opened(self)
         metrics.connection_opened(type(self).__qualname__)
-        self._wake_writer()
+        if self._outbox is not None:
+            self._outbox.start()
         for handle in self._started.values():
             self.stream_settled(handle)  # eager: some may have closed already
         code = 1005
@@ -421,108 +373,15 @@ class Gateway:
         self._started[route.name] = handle
         return handle
 
-    # --------------------------------------------------------- client frames
-    def _on_frame(self, message: Message) -> bool:
-        """Route one client frame; True when it was queued to a stream."""
-        self._frames_in += 1
-        if self.closing:
-            return False
-        text = message.get("text")
-        if text is None:
-            self._protocol_error(None, BINARY_FRAME, 400)
-            return False
-        limit = self.options.max_frame_bytes
-        if len(text) > limit or (
-            len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
-        ):
-            self._protocol_error(sniff_stream(text), f"Frame is larger than {limit} bytes.", 413)
-            return False
-        try:
-            frame = decode_frame(text, max_depth=self.options.max_json_depth)
-        except FrameError as exc:
-            self._protocol_error(exc.stream, exc.message, exc.status, exc.action, exc.request_id)
-            return False
-        self._bad_frames = 0
-        name = frame.stream
-        route = self.routes.get(name)
-        if route is None:
-            echoed = name if len(name) <= ECHO_LIMIT else None
-            shown = name if len(name) <= 100 else name[:100] + "..."
-            self.refuse_frame(
-                echoed, 404, f"Unknown stream {shown!r}.", frame.action, frame.request_id
-            )
-            return False
-        if self.draining:
-            self.refuse_frame(name, 503, RESTARTING, frame.action, frame.request_id)
-            return False
-        rate = self.options.max_frames_per_second
-        if rate is not None:
-            bucket = self._frame_rate
-            if bucket is None:
-                bucket = self._frame_rate = FrameRate(rate, self.options.frame_burst)
-            wait = bucket.take()
-            if wait:
-                self.refuse_frame(name, 429, wait_message(wait), frame.action, frame.request_id)
-                return False
-        if self.in_flight >= self.options.max_in_flight:
-            self.refuse_frame(name, 429, TOO_MANY_IN_FLIGHT, frame.action, frame.request_id)
-            return False
-        label = metrics.OTHER
-        if metrics.ENABLED:
-            label = metrics.action_label(route.consumer_class, frame.action)
-            metrics.frame_in(name, label)
-        handle = self._started.get(name) or self._start(route)
-        if route.accepts_json:
-            child_message = {"type": "websocket.receive", "json": frame.payload}
-        else:
-            child_message = {"type": "websocket.receive", "text": json.dumps(frame.payload)}
-        handle.deliver(child_message, frame.action, frame.request_id)
-        if frame.request_id is not None and route.accepts_json:
-            self._expect_reply(name, frame.request_id, label)
-        return True
-
-    def _expect_reply(self, stream: str, request_id: Any, label: str) -> None:
-        try:
-            key = (stream, request_id)
-            awaiting = self._awaiting
-            if awaiting is None:
-                awaiting = self._awaiting = {}
-            elif len(awaiting) >= MAX_AWAITING and key not in awaiting:
-                return  # a stream that never replies must not grow this forever
-            span = tracing.action_started(stream, label) if self._trace is not None else None
-            entry = (metrics.clock() if metrics.ENABLED else 0.0, label, span)
-            waiting = awaiting.get(key)
-            if waiting is None:
-                awaiting[key] = [entry]
-            else:
-                waiting.append(entry)
-        except TypeError:
-            pass  # an unhashable request_id (a JSON object) cannot be matched
-
+    # ------------------------------------------------------- reply tracking
     def answered(self, stream: str | None, request_id: Any, status: Any = None) -> None:
         """A frame carrying ``request_id`` was sent on ``stream``: that request is done."""
-        awaiting = self._awaiting
-        if not awaiting or request_id is None:
-            return
-        try:
-            key = (stream, request_id)
-            waiting = awaiting.get(key)
-        except TypeError:
-            return
-        if waiting is None:
-            return
-        started, label, span = waiting.pop(0)
-        if not waiting:
-            del awaiting[key]
-        if metrics.ENABLED and stream is not None:
-            metrics.action_latency(stream, label, metrics.clock() - started)
-        if span is not None:
-            tracing.action_ended(span, status)
+        if self._awaiting:
+            self._awaiting.answered(stream, request_id, status)
 
     def _end_traces(self, code: int | None) -> None:
-        for waiting in (self._awaiting or {}).values():
-            for _started, _label, span in waiting:
-                tracing.action_ended(span, None)  # never answered
+        if self._awaiting is not None:
+            self._awaiting.end_spans()
         tracing.connection_ended(self._trace, code)
         self._trace = None
 
@@ -531,85 +390,42 @@ class Gateway:
         if not self._awaiting:
             return 0
         live = {n for n, h in self._started.items() if h.state not in _TERMINAL}
-        return sum(len(waiting) for (name, _), waiting in self._awaiting.items() if name in live)
-
-    def _protocol_error(
-        self,
-        stream: str | None,
-        message: str,
-        status: int,
-        action: str | None = None,
-        request_id: Any = None,
-    ) -> None:
-        self.refuse_frame(stream, status, message, action, request_id)
-        self._bad_frames += 1
-        limit = self.options.max_bad_frames
-        if limit is not None and self._bad_frames >= limit:
-            logger.warning(
-                "gateway %s: %d malformed frames in a row; closing with 1008", self.id, limit
-            )
-            self._close_socket(1008)
+        return self._awaiting.unanswered(live)
 
     # -------------------------------------------- used by the stream handles
-    def refuse_frame(
-        self,
-        stream: str | None,
-        status: int,
-        message: str,
-        action: str | None = None,
-        request_id: Any = None,
-    ) -> None:
-        """Answer a frame with an error frame (and log it, without its payload)."""
-        self.count_drop(
-            "gateway %s: frame for stream %.100r refused with %s: %s", stream, status, message
-        )
-        self.push_frame(encode_error(stream, message, status, action, request_id))
-        if metrics.ENABLED:
-            metrics.refused(
-                stream if stream is not None and stream in self.routes else metrics.OTHER, status
-            )
-        if self._awaiting:
-            self.answered(stream, request_id, status)
-
-    def count_drop(self, template: str, *args: Any) -> None:
-        """Log a refused or dropped frame at WARNING, within the connection's budget."""
-        self._drops += 1
-        if self._drops <= WARNING_BUDGET:
-            logger.warning(template, self.id, *args)
-            if self._drops == WARNING_BUDGET:
-                logger.warning(
-                    "gateway %s: further refused or dropped frames are logged at DEBUG", self.id
-                )
-        else:
-            logger.debug(template, self.id, *args)
-
     def push_frame(self, text: str) -> None:
         """Queue an outgoing frame; a full outbox means a slow reader: close 1013."""
         if self.closing:
             return
-        cost = len(text) + FRAME_OVERHEAD
-        if self._outbox is None:
-            self._outbox = deque()
-        elif self._outbox_size + cost > self.options.max_outbound_bytes and self._outbox:
+        outbox = self._outbox_or_new()
+        if outbox.size + outbox.cost(text) > self.options.max_outbound_bytes and len(outbox):
             logger.warning(
                 "gateway %s: client is not reading (%d frames, %d bytes queued); "
                 "dropping them and closing with 1013",
                 self.id,
-                len(self._outbox),
-                self._outbox_size,
+                len(outbox),
+                outbox.size,
             )
-            metrics.dropped("outbox_overflow", len(self._outbox))
-            self._drop_outbox()
+            metrics.dropped("outbox_overflow", len(outbox))
+            outbox.clear()
             self._close_socket(1013)
             return
-        self._outbox_size += cost
-        self._outbox.append(text)
-        self._wake_writer()
+        outbox.push(text)
+
+    def _outbox_or_new(self) -> Outbox:
+        outbox = self._outbox
+        if outbox is None:
+            outbox = self._outbox = Outbox(self._send, self.id, self._send_failed)
+            outbox.ready = self._accepted
+        return outbox
+
+    def _send_failed(self) -> None:
+        self.closing = True
 
     async def yield_to_writer(self) -> None:
         # A stream sending many frames in a row lets the writer drain between
         # them, so a fast client never sees a 1013 caused by a burst.
-        if self._outbox:
+        if self._outbox is not None and len(self._outbox):
             await asyncio.sleep(0)
 
     def stream_settled(self, handle: StreamHandle) -> None:
@@ -648,52 +464,9 @@ class Gateway:
         self.closing = True
         self._close_code = code
         metrics.server_closed(code)
-        if self._outbox is None:
-            self._outbox = deque()
-        self._outbox.append({"type": "websocket.close", "code": code})
-        self._wake_writer()
+        self._outbox_or_new().push_close(code)
         for handle in self._started.values():
             handle.stop(code)
-
-    def _drop_outbox(self) -> None:
-        if self._outbox is not None:
-            self._outbox.clear()
-        self._outbox_size = 0
-
-    def _wake_writer(self) -> None:
-        if self._accepted and self._writer is None and self._outbox:
-            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
-
-    async def _write_loop(self) -> None:
-        """Send the outbox in order; ends (and is restarted) when it runs dry."""
-        outbox, send = self._outbox, self._send
-        assert outbox is not None
-        try:
-            while outbox:
-                item = outbox.popleft()
-                if isinstance(item, str):
-                    self._outbox_size -= len(item) + FRAME_OVERHEAD
-                    message: Message = {"type": "websocket.send", "text": item}
-                else:
-                    message = item
-                try:
-                    await send(message)
-                except Exception as exc:
-                    # The server could not deliver: the client is gone, and the
-                    # server will tell us with websocket.disconnect.
-                    logger.info("gateway %s: sending to the client failed: %r", self.id, exc)
-                    self.closing = True
-                    self._drop_outbox()
-                    return
-                if message["type"] == "websocket.close":
-                    self._drop_outbox()
-                    return
-        finally:
-            # No await between the emptiness check and here: a frame pushed
-            # after it finds no writer and starts a new one.
-            self._writer = None
-            if self._outbox is outbox and not outbox:
-                self._outbox = None  # back to an idle connection's footprint
 
     async def _shutdown(self, code: int) -> None:
         """The client left: disconnect every stream, wait for them, cancel stragglers."""
@@ -714,7 +487,7 @@ class Gateway:
                 len(late),
                 timeout,
             )
-            await _cancel_until_done(late, timeout)
+            await cancel_and_wait(late, within=timeout)
         if self._cleanups:
             await asyncio.wait(set(self._cleanups), timeout=timeout)
 
@@ -727,5 +500,5 @@ class Gateway:
                 handle.task.cancel()
         for task in list(self._cleanups or ()):
             task.cancel()
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
+        if self._outbox is not None:
+            self._outbox.cancel()

@@ -1,7 +1,7 @@
 """Nothing outlives its connection, even when a cancellation gets lost.
 
-``streams.cancellation.cancel_and_wait`` asks again until a task has ended;
-the churn test drives 1,000 connections through subscribe and close (clean,
+``streams.cancellation.cancel_and_wait`` asks again until a task has ended
+(its unit tests: tests/gateway/test_cancellation.py); the churn test drives 1,000 connections through subscribe and close (clean,
 abrupt, and cancelled by the server) and then finds no group membership, no
 receive buffer and no task left. Its proof is the production stack
 (``CG_TEST_STACK=production``, channels_redis), where redis-py on Python 3.11
@@ -20,7 +20,6 @@ import pytest
 
 from gateway import Gateway
 from gateway.testing import GatewayCommunicator
-from streams.cancellation import cancel_and_wait, cancel_requested
 from streams.consumers import AsyncAPIConsumer
 from streams.decorators import action
 from tests.gateway.helpers import live_tasks
@@ -31,36 +30,6 @@ from tests.streams.observer.support import (
     db,
 )
 from tests.testapp.models_observer import ObsItem, ObsUuidItem
-
-
-# ------------------------------------------------------------ cancel_and_wait
-async def test_a_task_that_swallows_a_cancellation_is_cancelled_again():
-    swallowed = []
-
-    async def stubborn():
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            swallowed.append(cancel_requested())  # what a library's wait_for may do
-        await asyncio.sleep(10)
-
-    task = asyncio.ensure_future(stubborn())
-    await asyncio.sleep(0)
-    started = time.monotonic()
-    await cancel_and_wait(task)
-    assert task.cancelled() and swallowed == [True]
-    assert time.monotonic() - started < 1
-
-
-async def test_a_finished_or_failed_task_is_left_as_it_is():
-    async def fails():
-        raise ValueError("boom")
-
-    task = asyncio.ensure_future(fails())
-    await asyncio.gather(task, return_exceptions=True)
-    await cancel_and_wait(task)  # the exception is retrieved, not raised or logged
-    await cancel_and_wait(None)
-    assert isinstance(task.exception(), ValueError)
 
 
 # ----------------------------------------------------------------------- churn
