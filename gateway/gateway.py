@@ -72,6 +72,7 @@ class Gateway(FrameIntake):
     max_bad_frames: ClassVar[int | None] = DEFAULT_OPTIONS.max_bad_frames
     max_json_depth: ClassVar[int] = DEFAULT_OPTIONS.max_json_depth
     application_close_timeout: ClassVar[float] = DEFAULT_OPTIONS.application_close_timeout
+    close_timeout: ClassVar[float] = DEFAULT_OPTIONS.close_timeout
     stream_connect_timeout: ClassVar[float] = DEFAULT_OPTIONS.stream_connect_timeout
     shutdown_grace: ClassVar[float] = DEFAULT_OPTIONS.shutdown_grace
     eager_streams: ClassVar[bool] = DEFAULT_OPTIONS.eager_streams
@@ -86,13 +87,17 @@ class Gateway(FrameIntake):
         "_accepted",
         "_cleanups",
         "_close_code",
+        "_close_timer",
         "_outbox",
+        "_overdue",
+        "_receiving",
         "_refusal",
         "_send",
         "_settled",
         "_shared",
         "_started",
         "_subprotocol",
+        "_task",
         "_trace",
         "closing",
         "draining",
@@ -166,6 +171,13 @@ class Gateway(FrameIntake):
         self._drops = 0
         self._frames_in = 0
         self._close_code: int | None = None
+        # Ends the connection if the close frame cannot get out (_close_overdue).
+        self._close_timer: asyncio.TimerHandle | None = None
+        # The task running this application, and whether it waits for client
+        # frames (the one place _close_overdue may interrupt it).
+        self._task: asyncio.Task[Any] | None = None
+        self._receiving = False
+        self._overdue = False
         # Made on the first routed frame: idle connections do not pay for it.
         self._frame_rate: FrameRate | None = None
         self._refusal: int | None = None
@@ -180,10 +192,17 @@ class Gateway(FrameIntake):
             )
         self.scope = scope
         self._send = send
+        self._task = asyncio.current_task()
         code: int | None = None
         releaser.opened()
         try:
-            code = await self._serve(receive)
+            try:
+                code = await self._serve(receive)
+            except asyncio.CancelledError:
+                if not self._ended_overdue():
+                    raise
+                code = self._close_code
+                await self._shutdown(code or 1006)
         finally:
             self._abandon()
             shutdown.closed(self)
@@ -251,6 +270,7 @@ class Gateway(FrameIntake):
         for handle in self._started.values():
             self.stream_settled(handle)  # eager: some may have closed already
         code = 1005
+        self._receiving = True
         while True:
             try:
                 message = await receive()
@@ -269,6 +289,7 @@ class Gateway(FrameIntake):
             elif kind == "websocket.disconnect":
                 code = message.get("code") or 1005
                 break
+        self._receiving = False
         await self._shutdown(code)
         return code
 
@@ -465,8 +486,46 @@ class Gateway(FrameIntake):
         self._close_code = code
         metrics.server_closed(code)
         self._outbox_or_new().push_close(code)
+        self._close_timer = asyncio.get_running_loop().call_later(
+            self.options.close_timeout, self._close_overdue
+        )
         for handle in self._started.values():
             handle.stop(code)
+
+    def _close_overdue(self) -> None:
+        """The close frame did not get out in ``close_timeout``: end the connection anyway.
+
+        The server's ``send`` is still blocked on a client that reads nothing
+        (uvicorn waits for its transport to drain before writing anything, the
+        close frame included). Waiting longer would hold the connection and its
+        streams for as long as the client likes, so the writer is cancelled and
+        the application returns; the server then closes the TCP connection
+        (see docs/PROTOCOL.md, "Slow readers").
+        """
+        self._close_timer = None
+        outbox = self._outbox
+        if outbox is None or outbox.close_done:
+            return
+        logger.warning(
+            "gateway %s: the client has not taken the close frame (code %s) within %ss: "
+            "it is not reading; ending the connection without it",
+            self.id,
+            self._close_code,
+            self.options.close_timeout,
+        )
+        outbox.cancel()
+        if self._receiving and self._task is not None:
+            self._overdue = True  # marks the cancellation as ours
+            self._task.cancel()
+
+    def _ended_overdue(self) -> bool:
+        """Was the task cancelled by _close_overdue (and by nobody else)? Then absorb it."""
+        task = self._task
+        if not self._overdue or task is None or task.cancelling() != 1:
+            return False
+        task.uncancel()
+        self._receiving = False
+        return True
 
     async def _shutdown(self, code: int) -> None:
         """The client left: disconnect every stream, wait for them, cancel stragglers."""
@@ -494,6 +553,9 @@ class Gateway(FrameIntake):
     def _abandon(self) -> None:
         """Cancel whatever is still running; a no-op after a complete shutdown."""
         self.closing = True
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         for handle in self._started.values():
             handle.stop(self._close_code or 1006)
             if not handle.task.done():

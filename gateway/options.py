@@ -38,6 +38,12 @@ class GatewayOptions:
     #: Seconds the requests in flight get to finish when the process drains
     #: before a restart (``gateway.shutdown``); then the socket closes with 1012.
     shutdown_grace: float = 10.0
+    #: Seconds the server gets to send the close frame once the gateway closes
+    #: the socket (1013 for a slow reader, 1008, 1012, ...). A client that reads
+    #: nothing keeps the server's ``send`` blocked; past this the gateway ends
+    #: the connection without the close frame and the server closes the TCP
+    #: connection (docs/PROTOCOL.md, "Slow readers").
+    close_timeout: float = 5.0
     #: Seconds a stream may take to accept or refuse its connection.
     stream_connect_timeout: float = 10.0
     #: Start every stream on connect (channelsmultiplexer behaviour) instead of
@@ -85,6 +91,7 @@ class GatewayOptions:
             positive_int("max_bad_frames", self.max_bad_frames)
         positive_number("application_close_timeout", self.application_close_timeout)
         positive_number("stream_connect_timeout", self.stream_connect_timeout)
+        positive_number("close_timeout", self.close_timeout)
         positive_number("shutdown_grace", self.shutdown_grace)
         if self.max_frames_per_second is not None:
             positive_number("max_frames_per_second", self.max_frames_per_second)

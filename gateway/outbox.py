@@ -35,7 +35,16 @@ class Outbox:
     the server refuses a frame (the client is gone).
     """
 
-    __slots__ = ("_items", "_on_failure", "_send", "_writer", "label", "ready", "size")
+    __slots__ = (
+        "_items",
+        "_on_failure",
+        "_send",
+        "_writer",
+        "close_done",
+        "label",
+        "ready",
+        "size",
+    )
 
     def __init__(self, send: Send, label: str, on_failure: Callable[[], None]) -> None:
         self._send = send
@@ -47,6 +56,9 @@ class Outbox:
         self.size = 0
         #: Frames go out only once the socket is accepted.
         self.ready = False
+        #: The server took the close message (its ``send`` returned), or it
+        #: refused a send because the client is gone: nothing more will go out.
+        self.close_done = False
 
     def __len__(self) -> int:
         return len(self._items) if self._items else 0
@@ -86,7 +98,13 @@ class Outbox:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def cancel(self) -> None:
-        """Stop the writer, if it runs (the connection is over)."""
+        """Stop the writer, if it runs (the connection is over).
+
+        Safe while the writer waits in the server's ``send``: the servers that
+        block there (uvicorn waits for its transport to be writable, asyncio
+        streams for ``drain()``) wait before or after writing a whole frame,
+        never in the middle of one.
+        """
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
 
@@ -109,10 +127,12 @@ class Outbox:
                     # server will tell us with websocket.disconnect.
                     logger.info("gateway %s: sending to the client failed: %r", self.label, exc)
                     self.clear()
+                    self.close_done = True
                     self._on_failure()
                     return
                 if message["type"] == "websocket.close":
                     self.clear()
+                    self.close_done = True
                     return
         finally:
             # No await between the emptiness check and here: a frame pushed

@@ -493,6 +493,47 @@ async def test_a_client_that_stops_reading_is_closed_with_1013(open_socket, capl
     assert "client is not reading" in caplog.text
 
 
+async def test_a_client_that_never_reads_is_ended_after_close_timeout(open_socket, caplog):
+    # The server's send stays blocked (uvicorn waits for its transport to
+    # drain, the close frame included): the connection still ends, bounded.
+    app = Demoplexer.as_asgi(max_outbound_bytes=5000, close_timeout=0.2)
+    client = await open_socket(app, max_unread=2)
+    task = client._require_task()
+    with caplog.at_level(logging.INFO, logger="gateway"):
+        await client.send_to("echo", {"action": "burst", "count": 1000, "request_id": 1})
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.shield(task), 5)
+    assert task.exception() is None  # ended normally, not cancelled
+    assert time.monotonic() - started < 2
+    assert "client is not reading" in caplog.text
+    assert "has not taken the close frame (code 1013) within 0.2s" in caplog.text
+    assert "connection closed (code 1013" in caplog.text
+
+
+async def test_a_close_the_client_takes_in_time_does_not_end_the_connection_early(
+    open_socket, caplog
+):
+    app = Demoplexer.as_asgi(max_outbound_bytes=5000, close_timeout=0.2)
+    client = await open_socket(app, max_unread=2)
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        await client.send_to("echo", {"action": "burst", "count": 1000, "request_id": 1})
+        await asyncio.sleep(0.05)
+        assert await client.receive_close() == 1013  # the client reads again in time
+        await asyncio.sleep(0.3)
+    assert "has not taken the close frame" not in caplog.text
+
+
+async def test_a_server_cancelling_the_application_is_not_absorbed(open_socket):
+    app = Demoplexer.as_asgi(max_outbound_bytes=5000, close_timeout=5)
+    client = await open_socket(app, max_unread=2)
+    task = client._require_task()
+    await client.send_to("echo", {"action": "burst", "count": 1000, "request_id": 1})
+    await asyncio.sleep(0.05)
+    task.cancel()  # the server gives up on the application: that must propagate
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+
+
 async def test_bursts_to_a_reading_client_are_not_closed(open_socket):
     client = await open_socket(Demoplexer.as_asgi(max_outbound_bytes=5000))
     await client.send_to("json", {"action": "burst", "count": 500, "request_id": 1})

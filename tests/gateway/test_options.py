@@ -42,6 +42,7 @@ def test_class_attributes_then_keywords():
         ("max_json_depth", True),
         ("max_bad_frames", 0),
         ("application_close_timeout", 0),
+        ("close_timeout", -1),
         ("stream_connect_timeout", "10"),
         ("json_encoder", dict),
     ],
