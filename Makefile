@@ -67,7 +67,9 @@ demo: $(VENV)/.stamp-demo
 	@echo "  channels-gateway demo: http://$(HOST):$(PORT)/"
 	@echo "  demo login: demo / demo-password"
 	@echo
-	cd demo_project && ../$(BIN)/daphne -b $(HOST) -p $(PORT) demo_project.asgi:application
+	@# uvicorn, not daphne: its send waits while a client's socket is full, which
+	@# is what lets the gateway close a client that stops reading (docs/PROTOCOL.md).
+	cd demo_project && ../$(BIN)/uvicorn --host $(HOST) --port $(PORT) demo_project.asgi:application
 
 $(VENV)/.stamp-bench: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,demo,bench]'

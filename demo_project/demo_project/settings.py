@@ -29,8 +29,6 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
 ]
 
 INSTALLED_APPS = [
-    # daphne first: `manage.py runserver` then serves websockets too.
-    "daphne",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -137,7 +135,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")}
-        # daphne: its "Listening on TCP address ..." line tells where the demo runs.
-        for name in ("daphne", "gateway", "streams", "hypermedia", "apidocs", "library")
+        for name in ("gateway", "streams", "hypermedia", "apidocs", "library")
     },
 }

@@ -1,8 +1,9 @@
 """Run the demo project as a real server for the demo's integration tests.
 
-The server is a separate process (daphne on a free port, demo settings, a
+The server is a separate process (uvicorn on a free port, demo settings, a
 private SQLite copy), exactly what ``make demo`` serves, so the browser and
-dcrf-client suites test the product rather than a test double.
+dcrf-client suites test the product rather than a test double. ``server=
+"daphne"`` serves it with daphne instead, for checks that compare the two.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ import websockets.typing
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DIR = REPO_ROOT / "demo_project"
 STARTUP_TIMEOUT = 30.0
-_LISTENING = re.compile(r"Listening on TCP address [\d.]+:(\d+)")
+# How each server says where it listens (port 0: the kernel picked a free one).
+_LISTENING = {
+    "uvicorn": re.compile(r"Uvicorn running on http://[\d.]+:(\d+)"),
+    "daphne": re.compile(r"Listening on TCP address [\d.]+:(\d+)"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class DemoServer:
     db_path: Path
     log_path: Path
     env: dict[str, str]
+    pid: int
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -93,8 +99,9 @@ def run_demo_server(
     shared_db: Path | None = None,
     extra_env: dict[str, str] | None = None,
     port: int = 0,
+    server: str = "uvicorn",
 ) -> Iterator[DemoServer]:
-    """Start daphne serving the demo on a free port; stop it on exit.
+    """Start uvicorn (or daphne) serving the demo on a free port; stop it on exit.
 
     The database is a fresh seeded SQLite file, a copy of ``template_db``, or
     ``shared_db`` itself (several servers on one database). ``port`` (e.g. the
@@ -112,23 +119,16 @@ def run_demo_server(
     env = {**demo_env(db_path), **(extra_env or {})}
     log_path = directory / "server.log"
     with log_path.open("w") as log:
-        # Port 0: the kernel picks a free port and daphne logs which one.
+        # Port 0: the kernel picks a free port and the server logs which one.
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-e",
-                f"tcp:{port}:interface=127.0.0.1",
-                "demo_project.asgi:application",
-            ],
+            server_command(server, port),
             cwd=DEMO_DIR,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     try:
-        port = _wait_for_port(process, log_path)
+        port = _wait_for_port(process, log_path, _LISTENING[server])
         url = f"http://127.0.0.1:{port}"
         yield DemoServer(
             url=url,
@@ -136,6 +136,7 @@ def run_demo_server(
             db_path=db_path,
             log_path=log_path,
             env=env,
+            pid=process.pid,
         )
     finally:
         process.terminate()
@@ -146,6 +147,16 @@ def run_demo_server(
             process.wait()
 
 
+def server_command(server: str, port: int) -> list[str]:
+    """The command ``make demo`` runs (uvicorn), or daphne's equivalent."""
+    app = "demo_project.asgi:application"
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), app]
+    if server == "daphne":
+        return [sys.executable, "-m", "daphne", "-e", f"tcp:{port}:interface=127.0.0.1", app]
+    raise ValueError(f"unknown server {server!r}: use 'uvicorn' or 'daphne'")
+
+
 def free_port() -> int:
     """A port nothing listens on now (the kernel's pick)."""
     with socket.socket() as probe:
@@ -154,10 +165,12 @@ def free_port() -> int:
         return port
 
 
-def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:
+def _wait_for_port(
+    process: subprocess.Popen[bytes], log_path: Path, listening: re.Pattern[str]
+) -> int:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
-        match = _LISTENING.search(log_path.read_text(errors="replace"))
+        match = listening.search(log_path.read_text(errors="replace"))
         if match:
             return int(match.group(1))
         if process.poll() is not None:

@@ -1,7 +1,7 @@
 """The demo page in a real browser: browse by links, edit elsewhere, see it live.
 
 Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright for Python)
-against the demo served by daphne. Two browser contexts are two users' tabs:
+against the demo served by uvicorn. Two browser contexts are two users' tabs:
 an anonymous reader three links deep, and the demo user editing a review the
 reader has on screen. The reader's page must update without a reload. The
 screenshot of the reader's page is the one docs/DEMO.md shows: `make screenshot`

@@ -1,4 +1,4 @@
-"""The demo project served for real (daphne, demo settings) and used over its socket.
+"""The demo project served for real (uvicorn, demo settings) and used over its socket.
 
 The checks a newcomer's first session depends on: seed and migrations, the
 page, browsing by links, permissions, live updates between two connections,
@@ -307,7 +307,7 @@ async def test_two_server_processes_on_postgres_and_redis(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The documented production set-up: DATABASE_URL (PostgreSQL) and REDIS_URL
-    set, two daphne processes; migrate and seed_demo work there, and an edit
+    set, two uvicorn processes; migrate and seed_demo work there, and an edit
     through one process reaches a subscriber on the other."""
     require_redis()
     require_postgres()
@@ -333,7 +333,7 @@ async def test_two_server_processes_on_postgres_and_redis(
 async def test_two_server_processes_behind_redis_share_live_updates(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """The documented deployment: REDIS_URL set, several daphne processes. An
+    """The documented deployment: REDIS_URL set, several uvicorn processes. An
     edit through one process reaches a subscriber connected to the other."""
     require_redis()
     directory = tmp_path_factory.mktemp("demo-redis")
@@ -371,7 +371,7 @@ async def _edit_in_one_process_seen_in_the_other(
 async def test_a_subscriber_resumes_on_another_process_with_exactly_what_it_missed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """PostgreSQL, Redis and two daphne processes. A subscriber on the first
+    """PostgreSQL, Redis and two uvicorn processes. A subscriber on the first
     process sees one edit and leaves; two more edits are made through the
     second; the subscriber comes back to the *second* process with the
     position it had and gets exactly the two it missed, in order, from the
@@ -471,6 +471,6 @@ async def test_logging_out_closes_the_users_sockets(server: DemoServer) -> None:
             while True:
                 await asyncio.wait_for(ws.connection.recv(), 10)
         assert closed.value.rcvd is not None
-        # daphne (which serves the demo) does not pass close reasons on; uvicorn
-        # does (tests/integration/test_auth_redis.py): the code is what counts.
+        # The code is what counts: daphne does not pass close reasons on (uvicorn,
+        # which serves the demo, does: tests/integration/test_auth_redis.py).
         assert closed.value.rcvd.code == 4401

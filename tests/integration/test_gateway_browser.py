@@ -1,7 +1,7 @@
 """The browsable gateway (apidocs) in a real browser, on the demo at /gateway/.
 
 Headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against
-the demo served by daphne, as in test_demo_browser.py. The page builds its
+the demo served by uvicorn, as in test_demo_browser.py. The page builds its
 streams, actions and forms from the demo's AsyncAPI document. An anonymous
 reader follows links from reply to reply and subscribes to a review; the demo
 user, signed in with the demo's own login in another context, finds that
