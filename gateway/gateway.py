@@ -17,25 +17,20 @@ close the socket. The wire contract is written down in ``docs/PROTOCOL.md``.
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 import secrets
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, ClassVar
-
-from django.core.exceptions import ImproperlyConfigured
-from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
+from typing import Any
 
 from gateway import metrics, shutdown, tracing
-from gateway.asgi import JSON_EXTENSION, ASGIApp, Message, Receive, Scope, Send
+from gateway.asgi import JSON_EXTENSION, Message, Receive, Scope, Send
 from gateway.cancellation import cancel_and_wait
+from gateway.cleanups import Cleanups
 from gateway.intake import RESTARTING as RESTARTING
 from gateway.intake import FrameIntake
 from gateway.ledger import ReplyLedger
 from gateway.memory import releaser
-from gateway.options import DEFAULT_OPTIONS, GatewayOptions
+from gateway.mounting import Mountable
+from gateway.options import GatewayOptions
 from gateway.outbox import Outbox
 from gateway.ratelimit import FrameRate
 from gateway.routing import Route, RouteTable, StreamScope
@@ -48,7 +43,7 @@ logger = logging.getLogger(__name__)
 _TERMINAL = (StreamState.REFUSED, StreamState.CLOSED)
 
 
-class Gateway(FrameIntake):
+class Gateway(Mountable, FrameIntake):
     """An ASGI application that multiplexes named streams over one websocket.
 
     Mount it with :meth:`as_asgi`::
@@ -61,33 +56,15 @@ class Gateway(FrameIntake):
     ``streams`` maps stream names to consumer classes or ASGI applications; it
     is read, never modified. Limits are class attributes (see
     :class:`~gateway.options.GatewayOptions` for their meaning), overridable per
-    route as keyword arguments of :meth:`as_asgi`.
+    route as keyword arguments of :meth:`as_asgi` (both in
+    :class:`gateway.mounting.Mountable`). An instance serves one connection.
     """
-
-    streams: ClassVar[Mapping[str, Any]] = MappingProxyType({})
-
-    max_frame_bytes: ClassVar[int] = DEFAULT_OPTIONS.max_frame_bytes
-    max_in_flight: ClassVar[int] = DEFAULT_OPTIONS.max_in_flight
-    max_outbound_bytes: ClassVar[int] = DEFAULT_OPTIONS.max_outbound_bytes
-    max_bad_frames: ClassVar[int | None] = DEFAULT_OPTIONS.max_bad_frames
-    max_json_depth: ClassVar[int] = DEFAULT_OPTIONS.max_json_depth
-    application_close_timeout: ClassVar[float] = DEFAULT_OPTIONS.application_close_timeout
-    close_timeout: ClassVar[float] = DEFAULT_OPTIONS.close_timeout
-    stream_connect_timeout: ClassVar[float] = DEFAULT_OPTIONS.stream_connect_timeout
-    shutdown_grace: ClassVar[float] = DEFAULT_OPTIONS.shutdown_grace
-    eager_streams: ClassVar[bool] = DEFAULT_OPTIONS.eager_streams
-    max_frames_per_second: ClassVar[float | None] = DEFAULT_OPTIONS.max_frames_per_second
-    frame_burst: ClassVar[int] = DEFAULT_OPTIONS.frame_burst
-    #: DRF's encoder, the one AsyncAPIConsumer uses standalone, so a payload
-    #: (Decimals, datetimes, UUIDs, lazy strings) encodes the same either way.
-    json_encoder: ClassVar[type[json.JSONEncoder]] = DRFJSONEncoder
 
     __slots__ = (
         "__weakref__",
         "_accepted",
         "_cleanups",
         "_close_code",
-        "_close_timer",
         "_outbox",
         "_overdue",
         "_receiving",
@@ -108,44 +85,6 @@ class Gateway(FrameIntake):
         "scope",
     )
 
-    # ------------------------------------------------------------- mounting
-    @classmethod
-    def get_streams(cls) -> Mapping[str, Any]:
-        """The streams table used when ``as_asgi()`` gets none."""
-        return cls.streams
-
-    @classmethod
-    def build_routes(cls, streams: Mapping[str, Any] | None = None) -> RouteTable:
-        routes = RouteTable.from_streams(
-            cls.get_streams() if streams is None else streams, owner=cls.__qualname__
-        )
-        if not routes:
-            raise ImproperlyConfigured(
-                f"{cls.__qualname__} has no streams: set `streams = {{'name': Consumer}}` on "
-                "the class or pass streams={...} to as_asgi()."
-            )
-        return routes
-
-    @classmethod
-    def as_asgi(cls, streams: Mapping[str, Any] | None = None, **options: Any) -> ASGIApp:
-        """An ASGI application serving this gateway; one instance per connection.
-
-        The route table and options are resolved here, once: every connection
-        of the returned application shares them, and another ``as_asgi()`` call
-        builds its own, so routes never see each other's streams.
-        """
-        routes = cls.build_routes(streams)
-        resolved = DEFAULT_OPTIONS.resolve(cls, options)
-
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            await cls(routes=routes, options=resolved)(scope, receive, send)
-
-        app.gateway_class = cls  # type: ignore[attr-defined]
-        app.routes = routes  # type: ignore[attr-defined]
-        app.options = resolved  # type: ignore[attr-defined]
-        functools.update_wrapper(app, cls, updated=())
-        return app
-
     def __init__(
         self, *, routes: RouteTable | None = None, options: GatewayOptions | None = None
     ) -> None:
@@ -165,14 +104,12 @@ class Gateway(FrameIntake):
         # Idle connections are the common case: made on the first frame out.
         self._outbox: Outbox | None = None
         self._accepted = False
-        self._cleanups: set[asyncio.Task[Any]] | None = None
+        self._cleanups: Cleanups | None = None
         self._settled: asyncio.Event | None = None
         self._bad_frames = 0
         self._drops = 0
         self._frames_in = 0
         self._close_code: int | None = None
-        # Ends the connection if the close frame cannot get out (_close_overdue).
-        self._close_timer: asyncio.TimerHandle | None = None
         # The task running this application, and whether it waits for client
         # frames (the one place _close_overdue may interrupt it).
         self._task: asyncio.Task[Any] | None = None
@@ -463,19 +400,10 @@ class Gateway(FrameIntake):
             self._close_socket(1000)
 
     def spawn_cleanup(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(
-            asyncio.wait_for(coro, self.options.application_close_timeout)
-        )
+        """Run a crashed or cancelled stream's disconnect handling (gateway.cleanups)."""
         if self._cleanups is None:
-            self._cleanups = set()
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanup_done)
-
-    def _cleanup_done(self, task: asyncio.Task[Any]) -> None:
-        if self._cleanups is not None:
-            self._cleanups.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("gateway %s: a stream cleanup did not finish in time", self.id)
+            self._cleanups = Cleanups(self.id, self.options.application_close_timeout)
+        self._cleanups.spawn(coro)
 
     # ------------------------------------------------------------- closing
     def _close_socket(self, code: int) -> None:
@@ -485,10 +413,7 @@ class Gateway(FrameIntake):
         self.closing = True
         self._close_code = code
         metrics.server_closed(code)
-        self._outbox_or_new().push_close(code)
-        self._close_timer = asyncio.get_running_loop().call_later(
-            self.options.close_timeout, self._close_overdue
-        )
+        self._outbox_or_new().push_close(code, self.options.close_timeout, self._close_overdue)
         for handle in self._started.values():
             handle.stop(code)
 
@@ -502,10 +427,6 @@ class Gateway(FrameIntake):
         the application returns; the server then closes the TCP connection
         (see docs/PROTOCOL.md, "Slow readers").
         """
-        self._close_timer = None
-        outbox = self._outbox
-        if outbox is None or outbox.close_done:
-            return
         logger.warning(
             "gateway %s: the client has not taken the close frame (code %s) within %ss: "
             "it is not reading; ending the connection without it",
@@ -513,7 +434,6 @@ class Gateway(FrameIntake):
             self._close_code,
             self.options.close_timeout,
         )
-        outbox.cancel()
         if self._receiving and self._task is not None:
             self._overdue = True  # marks the cancellation as ours
             self._task.cancel()
@@ -548,19 +468,16 @@ class Gateway(FrameIntake):
             )
             await cancel_and_wait(late, within=timeout)
         if self._cleanups:
-            await asyncio.wait(set(self._cleanups), timeout=timeout)
+            await self._cleanups.wait()
 
     def _abandon(self) -> None:
         """Cancel whatever is still running; a no-op after a complete shutdown."""
         self.closing = True
-        if self._close_timer is not None:
-            self._close_timer.cancel()
-            self._close_timer = None
         for handle in self._started.values():
             handle.stop(self._close_code or 1006)
             if not handle.task.done():
                 handle.task.cancel()
-        for task in list(self._cleanups or ()):
-            task.cancel()
+        if self._cleanups is not None:
+            self._cleanups.cancel()
         if self._outbox is not None:
             self._outbox.cancel()

@@ -36,6 +36,7 @@ class Outbox:
     """
 
     __slots__ = (
+        "_close_timer",
         "_items",
         "_on_failure",
         "_send",
@@ -59,6 +60,8 @@ class Outbox:
         #: The server took the close message (its ``send`` returned), or it
         #: refused a send because the client is gone: nothing more will go out.
         self.close_done = False
+        # Runs _close_overdue if the close message is still waiting then.
+        self._close_timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._items) if self._items else 0
@@ -75,12 +78,26 @@ class Outbox:
         self._items.append(text)
         self.wake()
 
-    def push_close(self, code: int) -> None:
-        """Queue the close message after the frames already queued."""
+    def push_close(self, code: int, within: float, overdue: Callable[[], None]) -> None:
+        """Queue the close message after the frames already queued.
+
+        If the server has not taken it ``within`` seconds (its ``send`` is
+        blocked on a client that reads nothing), the writer is cancelled and
+        ``overdue`` is called: the connection must end without it.
+        """
         if self._items is None:
             self._items = deque()
         self._items.append({"type": "websocket.close", "code": code})
         self.wake()
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(within, self._close_overdue, overdue)
+
+    def _close_overdue(self, overdue: Callable[[], None]) -> None:
+        self._close_timer = None
+        if self.close_done:
+            return
+        self.cancel()
+        overdue()
 
     def clear(self) -> None:
         """Forget every queued frame (the close message too)."""
@@ -98,13 +115,16 @@ class Outbox:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def cancel(self) -> None:
-        """Stop the writer, if it runs (the connection is over).
+        """Stop the writer, if it runs, and the close deadline (the connection is over).
 
         Safe while the writer waits in the server's ``send``: the servers that
         block there (uvicorn waits for its transport to be writable, asyncio
         streams for ``drain()``) wait before or after writing a whole frame,
         never in the middle of one.
         """
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
 
