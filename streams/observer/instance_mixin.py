@@ -173,18 +173,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
                 return resumed
         instance, scope = await database_sync_to_async(self._object_and_scope)(kwargs)
         pk = instance.pk
-        # Kept before joining: an event may arrive as soon as the group is joined.
-        scopes = self._observed_scopes()
-        previous = scopes.get(pk)
-        scopes[pk] = scope
-        try:
-            groups = await observer.subscribe(self, pk=pk, request_id=request_id)
-        except BaseException:
-            if previous is None:  # refused (429, 503): nothing may be left behind
-                scopes.pop(pk, None)
-            else:
-                scopes[pk] = previous
-            raise
+        groups, _ = await self._join_with_scope(observer, pk, scope, request_id)
         if not self._looks_up_by_pk(observer):
             # Kept to unsubscribe from a deleted object, whose lookup value can
             # no longer be resolved. One spelling per pk: a client repeating a
@@ -229,17 +218,7 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
             return None
         pk = _canonical_pk(observer.model_cls, kwargs[lookup])
         scope = await database_sync_to_async(self._subscription_scope)(kwargs)
-        scopes = self._observed_scopes()
-        previous = scopes.get(pk)
-        scopes[pk] = scope
-        try:
-            groups = await observer.subscribe(self, pk=pk, request_id=request_id)
-        except BaseException:
-            if previous is None:
-                scopes.pop(pk, None)
-            else:
-                scopes[pk] = previous
-            raise
+        groups, previous = await self._join_with_scope(observer, pk, scope, request_id)
         try:
             recovered, extra = await self.resume_subscription(observer, groups, request_id, tokens)
         except Exception:
@@ -251,8 +230,30 @@ class ObserverModelInstanceMixin(ObserverConsumerMixin, RetrieveModelMixin):
         if all(observer.request_ids(self, group) is None for group in groups):
             self._forget_instance(pk)
         elif previous is not None:
-            scopes[pk] = previous
+            self._observed_scopes()[pk] = previous
         return None
+
+    async def _join_with_scope(
+        self, observer: ModelObserver, pk: Any, scope: membership.Scope, request_id: Any
+    ) -> tuple[Any, membership.Scope | None]:
+        """Keep ``pk``'s scope, then join its groups: ``(groups, the scope it replaced)``.
+
+        The scope is kept before joining because an event may arrive as soon
+        as the group is joined. A refused join (429, 503) leaves nothing
+        behind: the previous scope, if any, is put back.
+        """
+        scopes = self._observed_scopes()
+        previous = scopes.get(pk)
+        scopes[pk] = scope
+        try:
+            groups = await observer.subscribe(self, pk=pk, request_id=request_id)
+        except BaseException:
+            if previous is None:
+                scopes.pop(pk, None)
+            else:
+                scopes[pk] = previous
+            raise
+        return groups, previous
 
     def _subscription_scope(self, kwargs: dict[str, Any]) -> membership.Scope:
         """The queryset ``get_object`` would look in, compiled (no query)."""
