@@ -158,7 +158,19 @@ class BasePermission(metaclass=BasePermissionMetaclass):
         return NOT(self)
 
 
-class _Binary(BasePermission):
+class _Composition(BasePermission):
+    """What ``&``, ``|`` and ``~`` build: they connect unless their verdict refuses.
+
+    Their ``connect_verdict`` combines the operands' in three-valued logic;
+    "no opinion" from every operand connects, like a permission without
+    ``can_connect`` of its own.
+    """
+
+    def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
+        return then(self.connect_verdict(scope, consumer, message), not_refused)
+
+
+class _Binary(_Composition):
     def __init__(self, op1: BasePermission, op2: BasePermission) -> None:
         self.op1 = op1
         self.op2 = op2
@@ -182,9 +194,6 @@ class AND(_Binary):
                 as_bool(self.op2.has_permission(scope, consumer, action, **kwargs)) if ok else False
             ),
         )
-
-    def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return then(self.connect_verdict(scope, consumer, message), not_refused)
 
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
@@ -230,9 +239,6 @@ class OR(_Binary):
             ),
         )
 
-    def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return then(self.connect_verdict(scope, consumer, message), not_refused)
-
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
     ) -> Decision:
@@ -269,7 +275,7 @@ class OR(_Binary):
         )
 
 
-class NOT(BasePermission):
+class NOT(_Composition):
     """Negates its operand, for the hooks the operand defines (see the module doc)."""
 
     def __init__(self, op1: BasePermission) -> None:
@@ -284,9 +290,6 @@ class NOT(BasePermission):
         if not self.op1.defines("has_permission"):
             return True
         return then(self.op1.has_permission(scope, consumer, action, **kwargs), negate)
-
-    def can_connect(self, scope: dict[str, Any], consumer: Any, message: Any = None) -> Decision:
-        return then(self.connect_verdict(scope, consumer, message), not_refused)
 
     def connect_verdict(
         self, scope: dict[str, Any], consumer: Any, message: Any = None
