@@ -156,15 +156,16 @@ class Site:
                 stop(process)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@contextlib.contextmanager
+def private_site(directory: Path) -> Iterator[Site]:
+    """A ``Site`` with a Redis server and a PostgreSQL database of its own, removed after."""
     require_redis()
     require_postgres()
     if shutil.which("redis-server") is None:
         if IN_CI:
             pytest.fail("redis-server is needed to run a private Redis (CI=true)")
         pytest.skip("redis-server is not installed")
-    site = Site(tmp_path_factory.mktemp("observer"))
+    site = Site(directory)
     site.start_redis()
     site.admin_sql(f'CREATE DATABASE "{site.db_name}"')
     try:
@@ -172,6 +173,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         site.stop_redis()
         site.admin_sql(f'DROP DATABASE IF EXISTS "{site.db_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with private_site(tmp_path_factory.mktemp("observer")) as site:
+        yield site
 
 
 async def request(ws: Any, payload: dict[str, Any]) -> dict[str, Any]:

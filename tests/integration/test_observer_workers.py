@@ -32,10 +32,10 @@ from tests.integration.test_observer_redis import (
     Site,
     free_port,
     next_payload,
+    private_site,
     stop,
     wait_for_port,
 )
-from tests.services import IN_CI, require_postgres, require_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -47,22 +47,8 @@ OPENING = 100
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import shutil
-
-    require_redis()
-    require_postgres()
-    if shutil.which("redis-server") is None:
-        if IN_CI:
-            pytest.fail("redis-server is needed to run a private Redis (CI=true)")
-        pytest.skip("redis-server is not installed")
-    site = Site(tmp_path_factory.mktemp("workers"))
-    site.start_redis()
-    site.admin_sql(f'CREATE DATABASE "{site.db_name}"')
-    try:
+    with private_site(tmp_path_factory.mktemp("workers")) as site:
         yield site
-    finally:
-        site.stop_redis()
-        site.admin_sql(f'DROP DATABASE IF EXISTS "{site.db_name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager
